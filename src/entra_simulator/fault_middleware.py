@@ -1,0 +1,84 @@
+"""ASGI middleware that applies :mod:`entra_simulator.faults` rules to matching requests (issue 3 §4).
+
+Admin paths (``/_admin``) are never faulted. The tenant of a login request is its first path segment; of a
+Graph request the ``tid`` of its bearer token (read without verifying: a fault only needs to know where to hit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from entra_simulator.faults import FaultRule
+from entra_simulator.jose import JoseError, split
+from entra_simulator.state import Simulator
+
+
+class FaultMiddleware:
+    def __init__(self, app: ASGIApp, sim: Simulator) -> None:
+        self.app = app
+        self.sim = sim
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path.startswith("/_admin") or not self.sim.faults.rules():
+            await self.app(scope, receive, send)
+            return
+        rule = self.sim.faults.pick(self._tenant_of(scope, path), path)
+        if rule is None:
+            await self.app(scope, receive, send)
+        elif rule.kind == "latency":
+            await asyncio.sleep(rule.latency_ms / 1000)
+            await self.app(scope, receive, send)
+        elif rule.kind in ("throttle", "error"):
+            await _error_response(send, rule, path)
+        elif rule.kind == "drop":
+            raise ConnectionAbortedError("fault: dropped connection")
+        else:
+            await self.app(scope, receive, _truncating(send))
+
+    def _tenant_of(self, scope: Scope, path: str) -> str | None:
+        if path.startswith("/v1.0"):
+            auth = dict(scope.get("headers", [])).get(b"authorization", b"").decode("latin-1")
+            try:
+                return str(split(auth.removeprefix("Bearer ").strip())[1].get("tid"))
+            except JoseError:
+                return None
+        tenant = self.sim.directory.tenant(path.strip("/").split("/", 1)[0])
+        return tenant.id if tenant else None
+
+
+async def _error_response(send: Send, rule: FaultRule, path: str) -> None:
+    if path.startswith("/v1.0"):
+        code = "TooManyRequests" if rule.status == 429 else "serviceNotAvailable"
+        message = (
+            "Too many requests from Identifier under category:throttle.aad.ags.appId.large. "
+            "Please try again later."
+            if rule.status == 429
+            else "Service unavailable."
+        )
+        body: dict[str, Any] = {"error": {"code": code, "message": message, "innerError": {}}}
+    else:
+        body = {"error": "temporarily_unavailable", "error_description": "AADSTS90033: A transient error."}
+    data = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    if rule.status in (429, 503, 504):
+        headers.append((b"retry-after", str(rule.retry_after).encode()))
+    await send({"type": "http.response.start", "status": rule.status, "headers": headers})
+    await send({"type": "http.response.body", "body": data})
+
+
+def _truncating(send: Send) -> Send:
+    """Send the real headers (with the full Content-Length), half the body, then break the connection."""
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            body = message.get("body", b"")
+            await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
+            raise ConnectionAbortedError("fault: truncated body")
+        await send(message)
+
+    return wrapped

@@ -1,0 +1,1 @@
+"""The ``login.microsoftonline.com`` side: discovery, keys, authorize, token, logout, admin consent."""

@@ -1,0 +1,5 @@
+"""``python -m koppel`` runs the CLI."""
+
+from koppel.cli import app
+
+app()

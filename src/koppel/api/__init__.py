@@ -1,0 +1,1 @@
+"""What every JSON surface shares: request dependencies, problem+json rendering, pagination."""

@@ -1,0 +1,1 @@
+"""API keys for the management API: shown once, stored hashed."""

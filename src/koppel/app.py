@@ -1,0 +1,43 @@
+"""``create_app(settings)``: puts the parts together. No logic lives here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from koppel import __version__
+from koppel.api import problems
+from koppel.db.base import utcnow
+from koppel.db.engine import make_engine, make_session_factory
+from koppel.events.webhook_routes import router as webhooks_router
+from koppel.ops.routes import Metrics, MetricsMiddleware
+from koppel.ops.routes import router as ops_router
+from koppel.security.crypto import SecretBox
+from koppel.settings import Settings
+
+
+def create_app(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> FastAPI:
+    app = FastAPI(
+        title="koppel",
+        version=__version__,
+        description="Microsoft 365 / Entra ID integration for your SaaS app: management API.",
+    )
+    app.state.settings = settings
+    app.state.engine = engine or make_engine(settings.database_url)
+    app.state.session_factory = make_session_factory(app.state.engine)
+    app.state.clock = clock
+    app.state.secret_box = SecretBox(settings.secret)
+    app.state.metrics = Metrics()
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    problems.install(app)
+    app.include_router(ops_router)
+    app.include_router(webhooks_router)
+    return app

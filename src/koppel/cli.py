@@ -1,0 +1,91 @@
+"""The ``koppel`` command: where the parts are put together.
+
+Each capability keeps its commands in its own ``cli.py``; they are mounted here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from koppel.clikit import JsonOption, emit, runtime
+from koppel.events.cli import webhook_app
+from koppel.jobs.cli import worker
+
+app = typer.Typer(
+    help="koppel: Microsoft 365 / Entra ID integration for your SaaS app.", no_args_is_help=True
+)
+config_app = typer.Typer(help="Configuration.", no_args_is_help=True)
+db_app = typer.Typer(help="Database.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(db_app, name="db")
+app.add_typer(webhook_app, name="webhook")
+app.command("worker")(worker)
+
+
+@config_app.command("show")
+def config_show(as_json: bool = JsonOption) -> None:
+    """Print the effective settings, secrets masked."""
+    emit(runtime().settings.masked(), as_json=as_json)
+
+
+@db_app.command("upgrade")
+def db_upgrade(as_json: bool = JsonOption) -> None:
+    """Bring the database schema to the newest version."""
+    from koppel.db import migrate
+
+    url = runtime().settings.database_url
+    migrate.upgrade(url)
+    emit(
+        {"database": runtime().settings.masked()["database_url"], "revision": migrate.head_revision()},
+        as_json=as_json,
+    )
+
+
+@app.command("serve")
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, help="TCP port."),
+    log_format: str = typer.Option("", help="text or json (default: KOPPEL_LOG_FORMAT)."),
+) -> None:
+    """Run the koppel HTTP server (management API, SCIM, SSO, pages)."""
+    import uvicorn
+
+    from koppel.app import create_app
+    from koppel.db import migrate
+    from koppel.ops.logging import configure
+
+    settings = runtime().settings
+    if log_format:
+        settings = settings.model_copy(update={"log_format": log_format})
+    configure(settings.log_format, settings.log_level)
+    if settings.database_url.startswith("sqlite"):
+        migrate.upgrade(settings.database_url)  # the embedded default upgrades itself at start
+    server = create_app(settings)
+    if settings.job_backend == "inprocess":
+        from koppel.jobs.serving import attach
+
+        attach(server)  # the embedded default runs background jobs inside the server process
+    uvicorn.run(server, host=host, port=port, log_config=None, access_log=False)
+
+
+@app.command("demo")
+def demo(
+    data_dir: Path = typer.Option(
+        Path(".data/demo"), help="Where the demo keeps its state (wiped at start)."
+    ),
+    port: int = typer.Option(8000, help="koppel's port (0: any free port)."),
+    wait: bool = typer.Option(True, "--wait/--no-wait", help="Keep running until Ctrl-C."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Run the whole story locally: simulator, koppel and a sample host app; print where to go."""
+    from koppel import demo as demo_module
+
+    info = demo_module.run(data_dir=data_dir.resolve(), port=port or None, wait=wait)
+    if not wait:
+        emit(info, as_json=as_json)
+
+
+def main() -> None:
+    app()

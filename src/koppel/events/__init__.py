@@ -1,0 +1,1 @@
+"""OUT: the ordered event log, its cursor API and signed webhooks."""

@@ -1,0 +1,43 @@
+"""Appending to the event log inside the caller's transaction.
+
+The cursor (``Event.id``) must never let a reader skip an event. On PostgreSQL two
+transactions can allocate ids 5 and 6 and commit 6 first; a reader at that moment would
+advance past 5 for good. Writers therefore take one transaction-scoped advisory lock before
+allocating ids, so ids are allocated in commit order. SQLite serialises writers already.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, text
+from sqlalchemy.orm import Session
+
+from koppel.events.models import Event
+
+EVENT_LOG_LOCK_KEY = 0x6B6F7070656C  # "koppel"
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    type: str
+    org_id: str | None
+    subject_id: str | None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def append(session: Session, events: Iterable[NewEvent], *, now: datetime) -> int:
+    """Append events in the session's transaction; returns how many were written."""
+    rows = [
+        {"type": e.type, "org_id": e.org_id, "subject_id": e.subject_id, "data": e.data, "occurred_at": now}
+        for e in events
+    ]
+    if not rows:
+        return 0
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_LOG_LOCK_KEY})
+    session.execute(insert(Event), rows)
+    return len(rows)

@@ -1,0 +1,1 @@
+"""Graph and Entra wire protocol on plain data: imports neither FastAPI nor SQLAlchemy."""

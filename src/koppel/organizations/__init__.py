@@ -1,0 +1,1 @@
+"""Organizations (customers of the host app), their e-mail domains and connections."""

@@ -1,0 +1,1 @@
+"""Encryption at rest, token hashing, constant-time comparison. No FastAPI, no ORM."""

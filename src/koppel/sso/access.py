@@ -1,0 +1,103 @@
+"""Who may sign in, and as which koppel user (issue 5 §5).
+
+The organization's boundary: for Entra its tenant (checked on the token's ``tid``, guests of
+that tenant included); for an IdP that is not the organization's own, a verified e-mail address
+in one of the organization's domains. Then directory-only (the user must exist and be active
+in the synced directory; the default where the organization syncs) or just-in-time creation,
+which goes through ``directory.service.apply_changes``, the directory's only writer.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from koppel.directory import service as directory_service
+from koppel.directory.changes import ChangeSet, UserRecord
+from koppel.directory.models import DirectoryUser
+from koppel.organizations.models import Connection, Organization, OrganizationDomain
+from koppel.sso.errors import LoginFailed
+from koppel.sso.protocol.claims import UpstreamIdentity
+from koppel.sso.upstream.config import CUSTOMER_APP, UpstreamConfig
+
+PROVISIONING_SETTING = "sso_provisioning"  # Organization.settings: "jit" | "directory"
+
+
+def check_boundary(*, session: Session, config: UpstreamConfig, identity: UpstreamIdentity) -> None:
+    if config.is_entra or config.organization_owned:
+        return  # Entra: the tid check in token validation is the boundary
+    domains = set(session.scalars(select(OrganizationDomain.domain).where(
+        OrganizationDomain.org_id == config.org_id, OrganizationDomain.verified.is_(True)
+    )))
+    if not identity.email_verified or identity.email_domain not in {d.lower() for d in domains}:
+        raise LoginFailed(
+            "domain",
+            f"{identity.email or 'this account'} is not a verified address in one of the organization's "
+            "domains; sign in with your work account",
+        )
+
+
+def provisioning_mode(*, session: Session, org: Organization) -> str:
+    explicit = (org.settings or {}).get(PROVISIONING_SETTING)
+    if explicit in ("jit", "directory"):
+        return str(explicit)
+    return "directory" if _has_directory_sync(session, org.id) else "jit"
+
+
+def _has_directory_sync(session: Session, org_id: str) -> bool:
+    for kind, settings in session.execute(
+        select(Connection.kind, Connection.settings).where(Connection.org_id == org_id)
+    ):
+        if kind == "scim" or (kind == "entra" and (settings or {}).get("mode") != CUSTOMER_APP and
+                              (settings or {}).get("sync", True)):
+            return True
+    return False
+
+
+def resolve_user(
+    *, session: Session, org: Organization, config: UpstreamConfig, identity: UpstreamIdentity, now: datetime
+) -> DirectoryUser:
+    user = _find_user(session, org.id, config, identity)
+    if user is not None and user.status != "active":
+        raise LoginFailed("deactivated", "your account is deactivated in the organization's directory")
+    if user is not None:
+        return user
+    if provisioning_mode(session=session, org=org) == "directory":
+        raise LoginFailed(
+            "not_in_directory",
+            "your account is not in the organization's synced directory; ask your IT admin to add you",
+        )
+    return _create_jit(session, org, config, identity, now)
+
+
+def _find_user(session: Session, org_id: str, config: UpstreamConfig, identity: UpstreamIdentity) -> DirectoryUser | None:
+    # The source's immutable id first (Entra oid = Graph id, DESIGN.md "Directory").
+    by_id = session.scalars(
+        select(DirectoryUser).where(DirectoryUser.org_id == org_id, DirectoryUser.external_id == identity.subject)
+        .order_by((DirectoryUser.connection_id == config.connection_id).desc())
+    ).first()
+    if by_id is not None or config.is_entra or not identity.email_verified or not identity.email:
+        return by_id
+    # Generic IdPs have their own subject ids: a verified address matches a synced user.
+    return session.scalars(
+        select(DirectoryUser).where(DirectoryUser.org_id == org_id, func.lower(DirectoryUser.email) == identity.email)
+    ).first()
+
+
+def _create_jit(
+    session: Session, org: Organization, config: UpstreamConfig, identity: UpstreamIdentity, now: datetime
+) -> DirectoryUser:
+    record = UserRecord(
+        external_id=identity.subject,
+        user_name=identity.username or identity.email or identity.subject,
+        email=identity.email,
+        display_name=identity.name,
+        given_name=identity.given_name,
+        family_name=identity.family_name,
+        attributes={"created_by": "sso", "issuer": identity.issuer},
+    )
+    changes = ChangeSet(org_id=org.id, connection_id=config.connection_id, upsert_users=[record])
+    result = directory_service.apply_changes(session=session, changes=changes, now=now)
+    return session.get_one(DirectoryUser, result.user_ids[identity.subject])

@@ -1,0 +1,1 @@
+"""OIDC wire logic on plain data: no FastAPI, no SQLAlchemy (import-linter contract)."""

@@ -1,0 +1,117 @@
+"""The OpenID Provider's HTTP endpoints (OIDC Core §3.1, Discovery §4, RP-Initiated Logout §2).
+
+Thin: parse, call one function, render. OAuth errors a client can receive are redirected to
+its validated redirect URI (RFC 6749 §4.1.2.1); all others are an HTML page, never a redirect.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from authlib.oauth2.rfc6749.errors import OAuth2Error
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from koppel.api.deps import NowDep, SecretBoxDep, SessionDep, SettingsDep
+from koppel.errors import KoppelError
+from koppel.sso import broker, keys, pages
+from koppel.sso.provider import service
+from koppel.sso.provider.context import ProviderContext
+from koppel.sso.provider.server import PlainRequest, ProviderServer
+from koppel.sso.upstream.deps import FetcherDep
+
+router = APIRouter(tags=["sso: OpenID Provider"])
+ORG_COOKIE = "koppel_org"  # set by the /sso/{org} entry link, read by the authorization request
+STATE_COOKIE = "koppel_sso_state"  # binds the upstream state to this browser
+
+
+async def form_data(request: Request) -> dict[str, str]:
+    return {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+
+
+FormDep = Annotated[dict[str, str], Depends(form_data)]
+
+
+@router.get("/.well-known/openid-configuration", include_in_schema=False)
+def openid_configuration(settings: SettingsDep) -> dict[str, Any]:
+    return service.metadata(settings.base_url)
+
+
+@router.get("/oauth2/jwks", include_in_schema=False)
+def jwks(session: SessionDep, settings: SettingsDep, box: SecretBoxDep, now: NowDep) -> JSONResponse:
+    keys.current_key(session=session, secret_box=box, now=now)  # a fresh install serves a key at once
+    return JSONResponse(keys.jwks(session=session), headers={"Cache-Control": "public, max-age=300"})
+
+
+@router.get("/oauth2/authorize", include_in_schema=False)
+def authorize(
+    request: Request, session: SessionDep, settings: SettingsDep, box: SecretBoxDep, now: NowDep, fetcher: FetcherDep
+) -> Response:
+    ctx = ProviderContext(session, box, settings.base_url, now)
+    params = dict(request.query_params)
+    try:
+        ProviderServer(ctx).get_consent_grant(PlainRequest("GET", str(request.url), params, request.headers))
+    except OAuth2Error as error:
+        return oauth_error(request, error)
+    slug = params.get("organization") or request.cookies.get(ORG_COOKIE)
+    org = broker.find_org(session=session, slug=slug, email=params.get("login_hint"))
+    if org is None and params.get("organization"):
+        return pages.error_page(request, title="Unknown organization", detail=f"no organization {slug!r} here")
+    if org is None:
+        return RedirectResponse(f"/sso/discover?{urlencode(params)}", status_code=303)
+    try:
+        url, state = broker.begin(
+            session=session, fetcher=fetcher, settings=settings, secret_box=box, org=org,
+            request={"uri": str(request.url), "params": params}, login_hint=params.get("login_hint"), now=now,
+        )
+    except KoppelError as exc:
+        return pages.error_page(request, title="Sign-in is not available", detail=exc.detail, status_code=exc.status_code)
+    response = RedirectResponse(url, status_code=303)
+    response.set_cookie(STATE_COOKIE, state, httponly=True, samesite="lax", path="/sso/callback",
+                        secure=settings.base_url.startswith("https://"))
+    response.delete_cookie(ORG_COOKIE, path="/")
+    return response
+
+
+def oauth_error(request: Request, error: OAuth2Error) -> Response:
+    if error.redirect_uri:
+        _, _, headers = error()
+        return RedirectResponse(dict(headers)["Location"], status_code=303)
+    detail = error.description or error.error
+    return pages.error_page(request, title="The app's sign-in request is invalid", detail=detail, reason=error.error)
+
+
+@router.post("/oauth2/token", include_in_schema=False)
+def token(
+    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, box: SecretBoxDep, now: NowDep
+) -> JSONResponse:
+    ctx = ProviderContext(session, box, settings.base_url, now)
+    status, body, headers = ProviderServer(ctx).create_token_response(
+        PlainRequest("POST", str(request.url), form, request.headers)
+    )
+    return JSONResponse(body, status_code=status, headers=dict(headers))
+
+
+@router.api_route("/oauth2/userinfo", methods=["GET", "POST"], include_in_schema=False)
+def userinfo(request: Request, session: SessionDep, settings: SettingsDep, box: SecretBoxDep, now: NowDep) -> dict[str, Any]:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    ctx = ProviderContext(session, box, settings.base_url, now)
+    return service.userinfo(ctx, access_token=value.strip() if scheme.lower() == "bearer" else "")
+
+
+@router.api_route("/oauth2/logout", methods=["GET", "POST"], include_in_schema=False)
+def logout(request: Request, session: SessionDep, settings: SettingsDep, box: SecretBoxDep, now: NowDep) -> Response:
+    params = dict(request.query_params)
+    ctx = ProviderContext(session, box, settings.base_url, now)
+    try:
+        target = service.end_session(
+            ctx, id_token_hint=params.get("id_token_hint"), client_id=params.get("client_id"),
+            post_logout_redirect_uri=params.get("post_logout_redirect_uri"),
+        )
+    except KoppelError as exc:
+        return pages.error_page(request, title="Sign-out request refused", detail=exc.detail)
+    if target:
+        state = params.get("state")
+        return RedirectResponse(target + (("&" if "?" in target else "?") + urlencode({"state": state}) if state else ""), 303)
+    return pages.render(request, "signed_out")

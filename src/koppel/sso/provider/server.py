@@ -1,0 +1,233 @@
+"""koppel's OpenID Provider on Authlib's authorization server: code (+PKCE) and refresh grants.
+
+Authlib does the protocol (RFC 6749 §4.1, §6; RFC 7636; OIDC Core §3.1); this module only
+stores and loads koppel's rows for it. Built per request around a ``ProviderContext`` so the
+database transaction and the injected clock reach every hook.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from authlib.oauth2.rfc6749 import AuthorizationServer, OAuth2Request
+from authlib.oauth2.rfc6749.errors import InvalidGrantError
+from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant, RefreshTokenGrant
+from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oidc.core import OpenIDCode
+from joserfc import jwt
+from sqlalchemy import select, update
+
+from koppel.directory.models import DirectoryUser
+from koppel.security.tokens import hash_token
+from koppel.sso import clients, keys
+from koppel.sso.models import AuthorizationCode, RefreshToken, SsoSession
+from koppel.sso.provider.claims import user_claims
+from koppel.sso.provider.context import (
+    ACCESS_TOKEN_LIFETIME,
+    CODE_LIFETIME,
+    ID_TOKEN_LIFETIME,
+    REFRESH_TOKEN_LIFETIME,
+    SCOPES_SUPPORTED,
+    ProviderContext,
+)
+from koppel.sso.provider.models import ClientAdapter, CodeAdapter, RefreshAdapter
+
+Response = tuple[int, Any, list[tuple[str, str]]]
+
+
+class PlainRequest(OAuth2Request):  # type: ignore[misc]
+    """An OAuth2Request from already-parsed parameters (query or form) and headers."""
+
+    def __init__(self, method: str, uri: str, data: Mapping[str, str], headers: Mapping[str, str]) -> None:
+        # TLS ends at koppel's proxy in production; Authlib's transport check would see the
+        # proxy's plain hop, so it is given the public URL's https form (transport is ops' job).
+        super().__init__(method, "https://" + uri.split("://", 1)[-1], headers=headers)
+        self.payload = BasicOAuth2Payload(dict(data))
+
+    @property
+    def args(self) -> dict[str, str]:
+        return dict(self.payload.data)
+
+    @property
+    def form(self) -> dict[str, str]:
+        return dict(self.payload.data)
+
+
+class ProviderServer(AuthorizationServer):  # type: ignore[misc]
+    def __init__(self, ctx: ProviderContext) -> None:
+        super().__init__(scopes_supported=list(SCOPES_SUPPORTED))
+        self.ctx = ctx
+        self.register_token_generator("default", self._generate_token)
+        self.register_grant(CodeGrant, [CodeChallenge(required=False), KoppelOpenIDCode(ctx)])
+        self.register_grant(RotatingRefreshGrant)
+
+    def query_client(self, client_id: str) -> ClientAdapter | None:
+        row = clients.find_client(session=self.ctx.session, client_id=client_id or "")
+        return ClientAdapter(row) if row else None
+
+    def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
+        if "refresh_token" in token:
+            self.ctx.session.add(
+                RefreshToken(
+                    token_hash=hash_token(token["refresh_token"]),
+                    client_id=request.client.get_client_id(),
+                    session_id=request.user.id,
+                    scope=token.get("scope", ""),
+                    expires_at=min(self.ctx.now + REFRESH_TOKEN_LIFETIME, request.user.expires_at),
+                )
+            )
+
+    def handle_response(self, status: int, body: Any, headers: list[tuple[str, str]]) -> Response:
+        return status, body, list(headers)
+
+    def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def _generate_token(
+        self, grant_type: str, client: ClientAdapter, user: SsoSession, scope: str, **kw: Any
+    ) -> dict[str, Any]:
+        token = {
+            "token_type": "Bearer",
+            "access_token": self.access_token(client_id=client.get_client_id(), sso_session=user, scope=scope),
+            "expires_in": int(ACCESS_TOKEN_LIFETIME.total_seconds()),
+            "scope": scope,
+        }
+        if kw.get("include_refresh_token") and "offline_access" in scope.split():
+            token["refresh_token"] = secrets.token_urlsafe(32)
+        return token
+
+    def access_token(self, *, client_id: str, sso_session: SsoSession, scope: str) -> str:
+        """RFC 9068 JWT access token: the userinfo endpoint and the host app's API can verify it."""
+        kid, key = keys.current_key(session=self.ctx.session, secret_box=self.ctx.secret_box, now=self.ctx.now)
+        claims = {
+            "iss": self.ctx.issuer,
+            "sub": sso_session.user_id,
+            "aud": client_id,
+            "client_id": client_id,
+            "scope": scope,
+            "sid": sso_session.id,
+            "org_id": sso_session.org_id,
+            "roles": list(sso_session.roles),
+            "iat": self.ctx.epoch,
+            "exp": self.ctx.epoch + int(ACCESS_TOKEN_LIFETIME.total_seconds()),
+            "jti": secrets.token_urlsafe(12),
+        }
+        return jwt.encode({"alg": keys.ALGORITHM, "kid": kid, "typ": "at+jwt"}, claims, key)
+
+
+class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    @property
+    def ctx(self) -> ProviderContext:
+        ctx: ProviderContext = self.server.ctx
+        return ctx
+
+    def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
+        data = request.payload.data
+        self.ctx.session.add(
+            AuthorizationCode(
+                code_hash=hash_token(code),
+                client_id=request.client.get_client_id(),
+                session_id=request.user.id,
+                redirect_uri=data.get("redirect_uri") or request.client.get_default_redirect_uri(),
+                scope=request.client.get_allowed_scope(data.get("scope", "")),
+                nonce=data.get("nonce"),
+                code_challenge=data.get("code_challenge"),
+                code_challenge_method=data.get("code_challenge_method"),
+                expires_at=self.ctx.now + CODE_LIFETIME,
+            )
+        )
+
+    def query_authorization_code(self, code: str, client: ClientAdapter) -> CodeAdapter | None:
+        row = self.ctx.session.get(AuthorizationCode, hash_token(code))
+        if row is None or row.client_id != client.get_client_id() or row.expires_at <= self.ctx.now:
+            return None
+        if row.used_at is not None:
+            # RFC 6749 §4.1.2: a reused code revokes what it issued.
+            revoke_session_tokens(self.ctx, row.session_id)
+            return None
+        return CodeAdapter(row, self.ctx.session.get_one(SsoSession, row.session_id))
+
+    def delete_authorization_code(self, authorization_code: CodeAdapter) -> None:
+        authorization_code.row.used_at = self.ctx.now
+
+    def authenticate_user(self, authorization_code: CodeAdapter) -> SsoSession:
+        return active_session(self.ctx, authorization_code.sso_session)
+
+
+class RotatingRefreshGrant(RefreshTokenGrant):  # type: ignore[misc]
+    """RFC 9700 §4.14.2: every refresh returns a new token and revokes the presented one."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    @property
+    def ctx(self) -> ProviderContext:
+        ctx: ProviderContext = self.server.ctx
+        return ctx
+
+    def authenticate_refresh_token(self, refresh_token: str) -> RefreshAdapter | None:
+        row = self.ctx.session.get(RefreshToken, hash_token(refresh_token))
+        if row is None or row.expires_at <= self.ctx.now:
+            return None
+        if row.revoked_at is not None:
+            revoke_session_tokens(self.ctx, row.session_id)  # replay of a rotated token
+            return None
+        return RefreshAdapter(row)
+
+    def authenticate_user(self, refresh_token: RefreshAdapter) -> SsoSession:
+        return active_session(self.ctx, self.ctx.session.get_one(SsoSession, refresh_token.row.session_id))
+
+    def revoke_old_credential(self, refresh_token: RefreshAdapter) -> None:
+        refresh_token.row.revoked_at = self.ctx.now
+
+
+class KoppelOpenIDCode(OpenIDCode):  # type: ignore[misc]
+    def __init__(self, ctx: ProviderContext) -> None:
+        super().__init__(require_nonce=False)
+        self.ctx = ctx
+
+    def exists_nonce(self, nonce: str, request: OAuth2Request) -> bool:
+        query = select(AuthorizationCode.code_hash).where(
+            AuthorizationCode.client_id == request.payload.client_id, AuthorizationCode.nonce == nonce
+        )
+        return self.ctx.session.scalar(query.limit(1)) is not None
+
+    def resolve_client_private_key(self, client: ClientAdapter) -> Any:
+        return keys.current_key(session=self.ctx.session, secret_box=self.ctx.secret_box, now=self.ctx.now)[1]
+
+    def get_client_algorithm(self, client: ClientAdapter) -> str:
+        return keys.ALGORITHM
+
+    def get_encode_header(self, client: ClientAdapter) -> dict[str, str]:
+        kid, _ = keys.current_key(session=self.ctx.session, secret_box=self.ctx.secret_box, now=self.ctx.now)
+        return {"alg": keys.ALGORITHM, "kid": kid, "typ": "JWT"}
+
+    def get_client_claims(self, client: ClientAdapter) -> dict[str, Any]:
+        lifetime = int(ID_TOKEN_LIFETIME.total_seconds())
+        return {"iss": self.ctx.issuer, "aud": client.get_client_id(), "iat": self.ctx.epoch, "exp": self.ctx.epoch + lifetime}
+
+    def generate_user_info(self, user: SsoSession, scope: str) -> dict[str, Any]:
+        return user_claims(session=self.ctx.session, sso_session=user, scope=scope)
+
+
+def active_session(ctx: ProviderContext, sso_session: SsoSession) -> SsoSession:
+    """Issue 5 §5: a deactivated user gets no tokens, whatever they hold."""
+    user = ctx.session.get(DirectoryUser, sso_session.user_id)
+    if user is None or user.status != "active":
+        raise InvalidGrantError(description="the user is deactivated in the organization's directory")
+    if sso_session.ended_at is not None or sso_session.expires_at <= ctx.now:
+        raise InvalidGrantError(description="the sign-in session has ended; sign in again")
+    return sso_session
+
+
+def revoke_session_tokens(ctx: ProviderContext, session_id: str) -> None:
+    ctx.session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.session_id == session_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=ctx.now)
+    )

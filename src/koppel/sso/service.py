@@ -1,0 +1,139 @@
+"""Completing a login: boundary, groups, user, roles, session and the event (issue 5 §3, §5, §7).
+
+Everything a successful login writes (JIT user, seen groups, session, event) happens in the
+caller's transaction; a failure writes only its ``sso.login.failed`` event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from koppel.directory.models import DirectoryGroup, DirectoryUser
+from koppel.events.log import NewEvent, append
+from koppel.organizations.models import Organization
+from koppel.roles.evaluate import GroupRef, evaluate_roles
+from koppel.roles.models import RoleMapping
+from koppel.sso.access import check_boundary, resolve_user
+from koppel.sso.errors import LoginFailed
+from koppel.sso.models import SeenGroup, SsoSession
+from koppel.sso.protocol.claims import UpstreamIdentity
+from koppel.sso.protocol.entra import is_guid
+from koppel.sso.upstream.config import UpstreamConfig
+
+SESSION_LIFETIME = timedelta(hours=12)
+OverageResolver = Callable[[UpstreamIdentity], list[tuple[str, str | None]]]
+
+
+def complete_login(
+    *,
+    session: Session,
+    config: UpstreamConfig,
+    identity: UpstreamIdentity,
+    resolve_overage: OverageResolver,
+    now: datetime,
+) -> SsoSession:
+    org = session.get_one(Organization, config.org_id)
+    check_boundary(session=session, config=config, identity=identity)
+    groups = login_groups(session=session, org_id=org.id, identity=identity, resolve_overage=resolve_overage)
+    # Recorded even when the login is then refused: the admin needs the group's name to map it.
+    record_seen_groups(session=session, org_id=org.id, groups=groups, now=now)
+    mappings = session.execute(select(RoleMapping.group_key, RoleMapping.role).where(RoleMapping.org_id == org.id))
+    decision = evaluate_roles(
+        groups=groups,
+        mappings=[(k, r) for k, r in mappings],
+        default_role=org.default_role,
+        deny_unmapped=org.deny_unmapped,
+    )
+    if decision.denied:
+        raise LoginFailed("no_role", "none of your groups has a role in this app; ask your IT admin for access")
+    with session.begin_nested():  # a refused user leaves no JIT record behind
+        user = resolve_user(session=session, org=org, config=config, identity=identity, now=now)
+        sso_session = SsoSession(
+            org_id=org.id,
+            user_id=user.id,
+            connection_id=config.connection_id,
+            idp=identity.issuer,
+            amr=list(identity.amr),
+            roles=list(decision.roles),
+            groups=[g.name or g.key for g in groups],
+            auth_time=now,
+            expires_at=now + SESSION_LIFETIME,
+        )
+        session.add(sso_session)
+        session.flush()
+    login_event(session, "sso.login.succeeded", config, now, user_id=user.id, roles=list(decision.roles))
+    return sso_session
+
+
+def login_groups(
+    *, session: Session, org_id: str, identity: UpstreamIdentity, resolve_overage: OverageResolver
+) -> list[GroupRef]:
+    """Groups from the token (ids, or on-prem names), or from Graph on overage; named where known."""
+    if identity.groups_overage:
+        return [GroupRef(key=gid, name=name) for gid, name in resolve_overage(identity)]
+    ids = [g for g in identity.groups if is_guid(g)]
+    names = dict(
+        session.execute(
+            select(DirectoryGroup.external_id, DirectoryGroup.display_name).where(
+                DirectoryGroup.org_id == org_id, DirectoryGroup.external_id.in_(ids)
+            )
+        ).all()
+    ) if ids else {}
+    # A value that is not an object id is a name itself (sAMAccountName, seed 001).
+    return [GroupRef(key=g, name=names.get(g) if is_guid(g) else None) for g in identity.groups]
+
+
+def record_seen_groups(*, session: Session, org_id: str, groups: Iterable[GroupRef], now: datetime) -> None:
+    wanted = {g.key: g.name for g in groups}
+    if not wanted:
+        return
+    existing = {
+        s.group_key: s
+        for s in session.scalars(select(SeenGroup).where(SeenGroup.org_id == org_id, SeenGroup.group_key.in_(wanted)))
+    }
+    for key, name in wanted.items():
+        seen = existing.get(key)
+        if seen is None:
+            session.add(SeenGroup(org_id=org_id, group_key=key, name=name, first_seen_at=now, last_seen_at=now))
+        else:
+            seen.last_seen_at, seen.name = now, name or seen.name
+
+
+def groups_seen(*, session: Session, org_id: str) -> list[dict[str, Any]]:
+    """Every group seen in a login or a sync, with its name where known (the mapping table's rows)."""
+    rows: dict[str, dict[str, Any]] = {}
+    for g in session.scalars(select(DirectoryGroup).where(DirectoryGroup.org_id == org_id)):
+        rows[g.external_id] = {"group_key": g.external_id, "name": g.display_name, "source": "sync",
+                               "sam_account_name": g.sam_account_name, "last_seen_at": g.updated_at.isoformat()}
+    for s in session.scalars(select(SeenGroup).where(SeenGroup.org_id == org_id)):
+        row = rows.setdefault(s.group_key, {"group_key": s.group_key, "name": s.name, "source": "login",
+                                            "sam_account_name": None})
+        row["name"] = row["name"] or s.name
+        row["last_seen_at"] = s.last_seen_at.isoformat()
+        if row["source"] == "sync":
+            row["source"] = "sync+login"
+    mapped = dict(session.execute(select(RoleMapping.group_key, RoleMapping.role).where(RoleMapping.org_id == org_id)).all())
+    for row in rows.values():
+        row["mapped_role"] = mapped.get(row["group_key"])
+    return sorted(rows.values(), key=lambda r: ((r["name"] or "").casefold(), r["group_key"]))
+
+
+def login_event(
+    session: Session, type_: str, config: UpstreamConfig | None, now: datetime, *,
+    org_id: str | None = None, user_id: str | None = None, **data: Any,
+) -> None:
+    """``sso.login.succeeded`` / ``sso.login.failed`` (with ``reason``), issue 5 §7."""
+    if config is not None:
+        data.update(connection_id=config.connection_id, idp=config.idp_label)
+    append(session, [NewEvent(type=type_, org_id=org_id or (config.org_id if config else None),
+                               subject_id=user_id, data=data)], now=now)
+
+
+def user_is_active(session: Session, user_id: str) -> bool:
+    user = session.get(DirectoryUser, user_id)
+    return user is not None and user.status == "active"
