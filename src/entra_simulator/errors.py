@@ -69,9 +69,7 @@ class GraphError(SimulatorError):
 
 def not_found(object_id: str) -> GraphError:
     """404 for a missing directory object (spec §8.1, I-G404)."""
-    message = (
-        f"Resource '{object_id}' does not exist or one of its queried reference-property objects are not present."
-    )
+    message = f"Resource '{object_id}' does not exist or one of its queried reference-property objects are not present."
     return GraphError(404, "Request_ResourceNotFound", message)
 
 

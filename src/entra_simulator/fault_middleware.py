@@ -55,8 +55,7 @@ async def _error_response(send: Send, rule: FaultRule, path: str) -> None:
     if path.startswith("/v1.0"):
         code = "TooManyRequests" if rule.status == 429 else "serviceNotAvailable"
         message = (
-            "Too many requests from Identifier under category:throttle.aad.ags.appId.large. "
-            "Please try again later."
+            "Too many requests from Identifier under category:throttle.aad.ags.appId.large. Please try again later."
             if rule.status == 429
             else "Service unavailable."
         )

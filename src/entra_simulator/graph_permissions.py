@@ -34,8 +34,13 @@ GRAPH_SCOPES = {
 }
 
 # What each simulated endpoint accepts (any one suffices); app-only roles and delegated scopes alike.
-READ_USERS = {"User.Read.All", "User.ReadWrite.All", "User.ReadBasic.All", "Directory.Read.All",
-              "Directory.ReadWrite.All"}
+READ_USERS = {
+    "User.Read.All",
+    "User.ReadWrite.All",
+    "User.ReadBasic.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+}
 READ_GROUPS = {"Group.Read.All", "GroupMember.Read.All", "Directory.Read.All", "Directory.ReadWrite.All"}
 READ_TEAM_MEMBERS = {"TeamMember.Read.All", "TeamMember.ReadWrite.All", "Group.Read.All", "Directory.Read.All"}
 INVITE = {"User.Invite.All", "User.ReadWrite.All", "Directory.ReadWrite.All"}

@@ -177,7 +177,7 @@ class Tenant:
     def delegated_scopes(self, client_app_id: str, resource: str, user_id: str) -> set[str]:
         scopes: set[str] = set()
         for g in self.grants:
-            if g.client_app_id == client_app_id and g.resource == resource:
-                if g.principal_id is None or g.principal_id == user_id:
-                    scopes |= g.scopes
+            same_app = g.client_app_id == client_app_id and g.resource == resource
+            if same_app and (g.principal_id is None or g.principal_id == user_id):
+                scopes |= g.scopes
         return scopes

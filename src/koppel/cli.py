@@ -13,9 +13,7 @@ from koppel.clikit import JsonOption, emit, runtime
 from koppel.events.cli import webhook_app
 from koppel.jobs.cli import worker
 
-app = typer.Typer(
-    help="koppel: Microsoft 365 / Entra ID integration for your SaaS app.", no_args_is_help=True
-)
+app = typer.Typer(help="koppel: Microsoft 365 / Entra ID integration for your SaaS app.", no_args_is_help=True)
 config_app = typer.Typer(help="Configuration.", no_args_is_help=True)
 db_app = typer.Typer(help="Database.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
@@ -72,9 +70,7 @@ def serve(
 
 @app.command("demo")
 def demo(
-    data_dir: Path = typer.Option(
-        Path(".data/demo"), help="Where the demo keeps its state (wiped at start)."
-    ),
+    data_dir: Path = typer.Option(Path(".data/demo"), help="Where the demo keeps its state (wiped at start)."),
     port: int = typer.Option(8000, help="koppel's port (0: any free port)."),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="Keep running until Ctrl-C."),
     as_json: bool = JsonOption,

@@ -27,9 +27,7 @@ def scope(session_factory: sessionmaker[Session]) -> tuple[str, str]:
         return org.id, conn.id
 
 
-def apply(
-    factory: sessionmaker[Session], scope: tuple[str, str], clock: Clock, **changes: object
-) -> dict[str, int]:
+def apply(factory: sessionmaker[Session], scope: tuple[str, str], clock: Clock, **changes: object) -> dict[str, int]:
     with factory() as s, s.begin():
         result = apply_changes(session=s, changes=ChangeSet(*scope, **changes), now=clock())  # type: ignore[arg-type]
         return result.counts()
@@ -101,9 +99,7 @@ def test_memberships_set_add_remove(session_factory, scope, clock) -> None:
     )
     counts = apply(session_factory, scope, clock, set_members={"g1": ["u1", "u2", "u3"]})
     assert (counts["members_added"], counts["members_removed"]) == (1, 1)
-    apply(
-        session_factory, scope, clock, add_members=[("g1", "u0"), ("g1", "u0")], remove_members=[("g1", "u3")]
-    )
+    apply(session_factory, scope, clock, add_members=[("g1", "u0"), ("g1", "u0")], remove_members=[("g1", "u3")])
     with session_factory() as s:
         assert s.scalar(select(func.count()).select_from(Membership)) == 3
 

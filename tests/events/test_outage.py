@@ -6,6 +6,7 @@ waited for, and delivery passes are driven as the periodic job would drive them.
 
 from __future__ import annotations
 
+import itertools
 import json
 
 from sqlalchemy import select
@@ -57,7 +58,7 @@ def test_an_hour_long_outage_loses_nothing(session_factory: sessionmaker[Session
     failures = [d for d in log if d.outcome == "retrying"]
     assert failures and all("could not connect" in (d.error or "") for d in failures)
     assert {d.event_id for d in failures} == {all_ids[2]}, "only the oldest waiting event was tried"
-    gaps = [(b.attempted_at - a.attempted_at).total_seconds() for a, b in zip(failures, failures[1:], strict=False)]
+    gaps = [(b.attempted_at - a.attempted_at).total_seconds() for a, b in itertools.pairwise(failures)]
     assert gaps == sorted(gaps), "backoff grows"
     receiver.stop()
 

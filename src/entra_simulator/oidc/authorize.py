@@ -26,8 +26,21 @@ from entra_simulator.oidc.tokens import client_info
 from entra_simulator.state import Simulator
 
 router = APIRouter()
-PARAMS = ("client_id", "response_type", "redirect_uri", "scope", "state", "nonce", "response_mode", "prompt",
-          "login_hint", "domain_hint", "code_challenge", "code_challenge_method", "client_info")
+PARAMS = (
+    "client_id",
+    "response_type",
+    "redirect_uri",
+    "scope",
+    "state",
+    "nonce",
+    "response_mode",
+    "prompt",
+    "login_hint",
+    "domain_hint",
+    "code_challenge",
+    "code_challenge_method",
+    "client_info",
+)
 
 
 async def request_params(request: Request) -> dict[str, str]:
@@ -45,9 +58,13 @@ def _validate(sim: Simulator, segment: str, params: dict[str, str]) -> dict[str,
             raise unknown_tenant(segment)
     app = sim.directory.apps.get(params.get("client_id", ""))
     if app is None or (tenant is not None and tenant.id != app.tenant_id and app.sign_in_audience == "AzureADMyOrg"):
-        raise AadError("unauthorized_client", 700016, f"Application with identifier '{params.get('client_id')}' "
-                       "was not found in the directory. This can happen if the application has not been installed "
-                       "by the administrator of the tenant or consented to by any user in the tenant.")
+        raise AadError(
+            "unauthorized_client",
+            700016,
+            f"Application with identifier '{params.get('client_id')}' "
+            "was not found in the directory. This can happen if the application has not been installed "
+            "by the administrator of the tenant or consented to by any user in the tenant.",
+        )
     ctx = {k: params[k] for k in PARAMS if k in params}
     ctx.update(segment=segment, tenant=tenant.id if tenant else None, kind="authorize")
     ctx["redirect_uri"] = check_redirect_uri(app, params.get("redirect_uri"))
@@ -64,8 +81,12 @@ async def authorize(segment: str, request: Request) -> Response:
     except AadError as error:
         return error_page(error)
     if ctx.get("response_type", "code") != "code":
-        return fail(ctx, AadError("unsupported_response_type", 700054, "response_type 'id_token' is not "
-                                  "enabled for the application."))
+        return fail(
+            ctx,
+            AadError(
+                "unsupported_response_type", 700054, "response_type 'id_token' is not enabled for the application."
+            ),
+        )
     ctx_id = secrets.token_urlsafe(16)
     sim.pending[ctx_id] = ctx
     return resume(sim, request, ctx_id)
@@ -79,8 +100,9 @@ def resume(sim: Simulator, request: Request, ctx_id: str) -> Response:
     if found and prompt not in ("login", "select_account"):
         return after_login(sim, request, ctx_id, *found)
     if prompt == "none":
-        return fail(ctx, AadError("login_required", 50058, "A silent sign-in request was sent but no user is "
-                                  "signed in."))
+        return fail(
+            ctx, AadError("login_required", 50058, "A silent sign-in request was sent but no user is signed in.")
+        )
     return interaction.login_page(sim, request, ctx_id)
 
 
@@ -90,8 +112,14 @@ async def login(segment: str, request: Request) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
     ctx_id = form.get("ctx", "")
     if ctx_id not in sim.pending:
-        return error_page(AadError("invalid_request", 50058, "Session information is not sufficient for "
-                                   "single-sign-on. Start the sign-in again from the application."))
+        return error_page(
+            AadError(
+                "invalid_request",
+                50058,
+                "Session information is not sufficient for "
+                "single-sign-on. Start the sign-in again from the application.",
+            )
+        )
     try:
         tenant, user = interaction.check_user(sim, sim.pending[ctx_id], form)
     except AadError as error:
@@ -110,14 +138,27 @@ def after_login(sim: Simulator, request: Request, ctx_id: str, tenant: Tenant, u
     missing = missing_consent(tenant, ctx["client_id"], scopes, user)
     if missing or ctx.get("prompt") == "consent":
         if ctx.get("prompt") == "none":
-            return fail(ctx, AadError("consent_required", 65001, "The user or administrator has not consented "
-                                      f"to use the application with ID '{ctx['client_id']}'. Send an interactive "
-                                      "authorization request for this user and resource."))
+            return fail(
+                ctx,
+                AadError(
+                    "consent_required",
+                    65001,
+                    "The user or administrator has not consented "
+                    f"to use the application with ID '{ctx['client_id']}'. Send an interactive "
+                    "authorization request for this user and resource.",
+                ),
+            )
         ctx["missing"] = sorted(missing)
         app = sim.directory.apps[ctx["client_id"]]
-        return render("consent.html", ctx=ctx_id, action=f"/{ctx['segment']}/consent", app_name=app.display_name,
-                      user_upn=user.upn, permissions=sorted(missing) or ["Sign you in and read your profile"],
-                      admin=False)
+        return render(
+            "consent.html",
+            ctx=ctx_id,
+            action=f"/{ctx['segment']}/consent",
+            app_name=app.display_name,
+            user_upn=user.upn,
+            permissions=sorted(missing) or ["Sign you in and read your profile"],
+            admin=False,
+        )
     return issue_code(sim, ctx_id, tenant, user)
 
 
@@ -145,8 +186,13 @@ async def consent(segment: str, request: Request) -> Response:
 def issue_code(sim: Simulator, ctx_id: str, tenant: Tenant, user: User) -> Response:
     ctx = sim.pending.pop(ctx_id)
     code = "1.A" + secrets.token_urlsafe(64)
-    sim.codes[code] = {**ctx, "tenant": tenant.id, "user": user.id, "issued": sim.clock(),
-                       "scope": ctx.get("scope", "openid profile")}
+    sim.codes[code] = {
+        **ctx,
+        "tenant": tenant.id,
+        "user": user.id,
+        "issued": sim.clock(),
+        "scope": ctx.get("scope", "openid profile"),
+    }
     params = {"code": code, "state": ctx.get("state"), "session_state": secrets.token_hex(16)}
     if ctx.get("client_info") == "1":
         params["client_info"] = client_info(user, tenant)

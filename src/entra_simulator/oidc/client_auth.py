@@ -52,14 +52,18 @@ def _basic(header: str | None) -> tuple[str, str] | None:
 
 
 def authenticate(
-    sim: Simulator, tenant: Tenant, form: dict[str, str], authorization: str | None, token_url: str, *,
+    sim: Simulator,
+    tenant: Tenant,
+    form: dict[str, str],
+    authorization: str | None,
+    token_url: str,
+    *,
     public_allowed: bool = False,
 ) -> AuthenticatedClient:
     basic = _basic(authorization)
     client_id = form.get("client_id") or (basic[0] if basic else "")
     if not client_id:
-        raise AadError("invalid_request", 900144, "The request body must contain the following parameter: "
-                       "'client_id'.")
+        raise AadError("invalid_request", 900144, "The request body must contain the following parameter: 'client_id'.")
     app = find_app(sim, tenant, client_id)
     secret = form.get("client_secret") or (basic[1] if basic else None)
     if secret:
@@ -70,24 +74,32 @@ def authenticate(
         return AuthenticatedClient(app, "2")
     if public_allowed and app.public_client:
         return AuthenticatedClient(app, "0")
-    raise AadError("invalid_client", 7000218, "The request body must contain the following parameter: "
-                   "'client_assertion' or 'client_secret'.", status=401)
+    raise AadError(
+        "invalid_client",
+        7000218,
+        "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+        status=401,
+    )
 
 
 def _check_secret(sim: Simulator, app: AppRegistration, secret: str) -> None:
     match = next((s for s in app.secrets if hmac.compare_digest(s.value.encode(), secret.encode())), None)
     if match is None:
         raise AadError(
-            "invalid_client", 7000215,
+            "invalid_client",
+            7000215,
             "Invalid client secret provided. Ensure the secret being sent in the request is the client secret "
-            f"value, not the client secret ID, for a secret added to app '{app.app_id}'.", status=401,
+            f"value, not the client secret ID, for a secret added to app '{app.app_id}'.",
+            status=401,
         )
     if match.end.timestamp() <= sim.clock():
         raise AadError(
-            "invalid_client", 7000222,
+            "invalid_client",
+            7000222,
             f"The provided client secret keys for app '{app.app_id}' are expired. Visit the Azure portal to "
             f"create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate "
-            "credentials for added security: https://aka.ms/certCreds.", status=401,
+            "credentials for added security: https://aka.ms/certCreds.",
+            status=401,
         )
 
 
@@ -106,25 +118,32 @@ def _check_assertion(sim: Simulator, app: AppRegistration, assertion: str, token
     thumb = _thumbprint(header)
     cert = None
     if thumb is not None:
-        cert = next((c for c in app.certificates if (c.sha256 if thumb[0] == "x5t#S256" else c.sha1) == thumb[1]),
-                    None)
+        cert = next((c for c in app.certificates if (c.sha256 if thumb[0] == "x5t#S256" else c.sha1) == thumb[1]), None)
     if cert is None:
-        raise AadError("invalid_client", 700027, "The certificate with identifier used to sign the client "
-                       "assertion is not registered on application.", status=401)
+        raise AadError(
+            "invalid_client",
+            700027,
+            "The certificate with identifier used to sign the client assertion is not registered on application.",
+            status=401,
+        )
     public_key = x509.load_pem_x509_certificate(cert.pem.encode()).public_key()
     try:
         verify(assertion, public_key)  # type: ignore[arg-type]
     except JoseError as exc:
-        raise AadError("invalid_client", 700027, "Client assertion failed signature validation.",
-                       status=401) from exc
+        raise AadError("invalid_client", 700027, "Client assertion failed signature validation.", status=401) from exc
     now = sim.clock()
     if float(claims.get("exp", 0)) < now - 300 or float(claims.get("nbf", now)) > now + 300:
-        raise AadError("invalid_client", 700024, "Client assertion is not within its valid time range.",
-                       status=401)
+        raise AadError("invalid_client", 700024, "Client assertion is not within its valid time range.", status=401)
     if claims.get("iss") != app.app_id or claims.get("sub") != app.app_id:
-        raise AadError("invalid_client", 700021, "Client assertion application identifier doesn't match "
-                       "'client_id' parameter.", status=401)
-    if urlsplit(str(claims.get("aud", ""))).path.rstrip("/") != urlsplit(token_url).path.rstrip("/") and not \
-            str(claims.get("aud", "")).endswith("/oauth2/v2.0/token"):
-        raise AadError("invalid_client", 700025, "Client assertion audience claim does not match "
-                       "Realm issuer.", status=401)
+        raise AadError(
+            "invalid_client",
+            700021,
+            "Client assertion application identifier doesn't match 'client_id' parameter.",
+            status=401,
+        )
+    if urlsplit(str(claims.get("aud", ""))).path.rstrip("/") != urlsplit(token_url).path.rstrip("/") and not str(
+        claims.get("aud", "")
+    ).endswith("/oauth2/v2.0/token"):
+        raise AadError(
+            "invalid_client", 700025, "Client assertion audience claim does not match Realm issuer.", status=401
+        )

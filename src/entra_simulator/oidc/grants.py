@@ -31,9 +31,13 @@ def invalid_grant(code: int, message: str, **extra: Any) -> AadError:
 def client_credentials(sim: Simulator, iss: Issuer, client: AuthenticatedClient, form: dict[str, str]) -> dict:
     request = parse_scopes(sim.directory, form.get("scope", ""), iss.origin)
     if request.permissions != (".default",) or request.oidc:
-        raise AadError("invalid_scope", 70011, f"The provided request must include a 'scope' input parameter. "
-                       f"The provided value for the input parameter 'scope' is not valid. The scope "
-                       f"{form.get('scope', '')} is not valid.")
+        raise AadError(
+            "invalid_scope",
+            70011,
+            f"The provided request must include a 'scope' input parameter. "
+            f"The provided value for the input parameter 'scope' is not valid. The scope "
+            f"{form.get('scope', '')} is not valid.",
+        )
     sp = iss.tenant.service_principals[client.app.app_id]
     roles = [value for resource, value in sp.app_roles if resource == request.resource.app_id]
     token = app_access_token(sim, iss, client.app, request.resource, roles, client.appidacr)
@@ -55,16 +59,27 @@ def missing_consent(tenant: Tenant, client_id: str, request: ScopeRequest, user:
 
 
 def user_tokens(
-    sim: Simulator, iss: Issuer, client: AuthenticatedClient, request: ScopeRequest, user: User, *,
-    nonce: str | None = None, want_client_info: bool = False,
+    sim: Simulator,
+    iss: Issuer,
+    client: AuthenticatedClient,
+    request: ScopeRequest,
+    user: User,
+    *,
+    nonce: str | None = None,
+    want_client_info: bool = False,
 ) -> dict[str, Any]:
     """Access token (+ id_token with ``openid``, + refresh_token with ``offline_access``) for one user."""
     scopes = granted_scopes(sim, iss.tenant, client.app.app_id, request, user)
     lifetime = sim.settings.access_token_lifetime
-    body: dict[str, Any] = {"token_type": "Bearer", "scope": request.scope_string(scopes),
-                            "expires_in": lifetime, "ext_expires_in": lifetime}
-    body["access_token"] = user_access_token(sim, iss, client.app, request.resource, user, sorted(scopes),
-                                             client.appidacr)
+    body: dict[str, Any] = {
+        "token_type": "Bearer",
+        "scope": request.scope_string(scopes),
+        "expires_in": lifetime,
+        "ext_expires_in": lifetime,
+    }
+    body["access_token"] = user_access_token(
+        sim, iss, client.app, request.resource, user, sorted(scopes), client.appidacr
+    )
     if "offline_access" in request.oidc:
         rt = "0.A" + secrets.token_urlsafe(48)
         sim.refresh_tokens[rt] = {"tenant": iss.tenant.id, "user": user.id, "client": client.app.app_id}
@@ -92,22 +107,34 @@ def authorization_code(sim: Simulator, iss: Issuer, client: AuthenticatedClient,
     if code is None or code["client_id"] != client.app.app_id or code["tenant"] != iss.tenant.id:
         raise invalid_grant(9002313, "Invalid request. Request is malformed or invalid.")
     if code.get("used"):
-        raise invalid_grant(54005, "OAuth2 Authorization code was already redeemed, please retry with a new "
-                            "valid code or use an existing refresh token.")
+        raise invalid_grant(
+            54005,
+            "OAuth2 Authorization code was already redeemed, please retry with a new "
+            "valid code or use an existing refresh token.",
+        )
     code["used"] = True
     if code["issued"] + CODE_LIFETIME < sim.clock():
-        raise invalid_grant(70008, "The provided authorization code or refresh token has expired due to "
-                            "inactivity. Send a new interactive authorization request for this user and resource.")
+        raise invalid_grant(
+            70008,
+            "The provided authorization code or refresh token has expired due to "
+            "inactivity. Send a new interactive authorization request for this user and resource.",
+        )
     if form.get("redirect_uri") != code["redirect_uri"]:
-        raise AadError("invalid_client", 50011, "The redirect URI specified in the request does not match the "
-                       "redirect URI (reply address) provided when requesting Authorization code.")
+        raise AadError(
+            "invalid_client",
+            50011,
+            "The redirect URI specified in the request does not match the "
+            "redirect URI (reply address) provided when requesting Authorization code.",
+        )
     if not _pkce_ok(code.get("code_challenge"), code.get("code_challenge_method"), form.get("code_verifier")):
-        raise invalid_grant(501481, "The Code_Verifier does not match the code_challenge supplied in the "
-                            "authorization request.")
+        raise invalid_grant(
+            501481, "The Code_Verifier does not match the code_challenge supplied in the authorization request."
+        )
     user = iss.tenant.users[code["user"]]
     request = parse_scopes(sim.directory, code["scope"], iss.origin)
-    return user_tokens(sim, iss, client, request, user, nonce=code.get("nonce"),
-                       want_client_info=form.get("client_info") == "1")
+    return user_tokens(
+        sim, iss, client, request, user, nonce=code.get("nonce"), want_client_info=form.get("client_info") == "1"
+    )
 
 
 def refresh_token(sim: Simulator, iss: Issuer, client: AuthenticatedClient, form: dict[str, str]) -> dict:

@@ -58,9 +58,7 @@ def _format(sim: Simulator, tenant: Tenant, group: Group, props: list[str]) -> s
     return group.id
 
 
-def group_claims(
-    sim: Simulator, tenant: Tenant, app: AppRegistration, user: User, token_type: str
-) -> dict[str, Any]:
+def group_claims(sim: Simulator, tenant: Tenant, app: AppRegistration, user: User, token_type: str) -> dict[str, Any]:
     """The group-related claims for one token ("idToken" or "accessToken")."""
     groups = _selected_groups(sim, tenant, app, user)
     if not groups:

@@ -64,19 +64,29 @@ def check_user(sim: Simulator, ctx: dict[str, Any], form: dict[str, str]) -> tup
     tenant = home_tenant(sim, ctx, login)
     user = tenant.find_user(login) if tenant and login else None
     if tenant is None or user is None:
-        raise AadError("invalid_grant", 50034, "We couldn't find an account with that username. The user "
-                       "account does not exist in the directory.")
+        raise AadError(
+            "invalid_grant",
+            50034,
+            "We couldn't find an account with that username. The user account does not exist in the directory.",
+        )
     password = form.get("passwd", "")
     if user.password is None or not hmac.compare_digest(user.password.encode(), password.encode()):
-        raise AadError("invalid_grant", 50126, "Your account or password is incorrect. Error validating "
-                       "credentials due to invalid username or password.")
+        raise AadError(
+            "invalid_grant",
+            50126,
+            "Your account or password is incorrect. Error validating credentials due to invalid username or password.",
+        )
     return tenant, _enabled(user)
 
 
 def _enabled(user: User) -> User:
     if not user.enabled:
-        raise AadError("invalid_grant", 50057, "The user account is disabled. Your account has been locked. "
-                       "Contact your support person to unlock it, then try again.")
+        raise AadError(
+            "invalid_grant",
+            50057,
+            "The user account is disabled. Your account has been locked. "
+            "Contact your support person to unlock it, then try again.",
+        )
     return user
 
 

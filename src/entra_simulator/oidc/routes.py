@@ -59,8 +59,9 @@ def keys_v2(segment: str, request: Request) -> JSONResponse:
 @router.get("/{segment}/discovery/keys")
 def keys_v1(segment: str, request: Request) -> JSONResponse:
     tid = _tid(request, segment)
-    return _json(request, sim_of(request).keys.jwks(f"https://sts.windows.net/{tid or '{tenantid}'}/"),
-                 DISCOVERY_HEADERS)
+    return _json(
+        request, sim_of(request).keys.jwks(f"https://sts.windows.net/{tid or '{tenantid}'}/"), DISCOVERY_HEADERS
+    )
 
 
 def _token_tenant(sim: Simulator, request: Request, segment: str, form: dict[str, str]) -> Tenant:
@@ -79,8 +80,11 @@ def _token_tenant(sim: Simulator, request: Request, segment: str, form: dict[str
             tid = None
     tenant = sim.directory.tenant(tid) if tid else None
     if tenant is None:
-        raise AadError("invalid_request", 50059, "No tenant-identifying information found in either the request "
-                       "or implied by any provided credentials.")
+        raise AadError(
+            "invalid_request",
+            50059,
+            "No tenant-identifying information found in either the request or implied by any provided credentials.",
+        )
     return tenant
 
 
@@ -92,11 +96,11 @@ async def token(segment: str, request: Request) -> JSONResponse:
     grant_type = form.get("grant_type", "")
     handler = GRANTS.get(grant_type)
     if handler is None:
-        raise AadError("unsupported_grant_type", 70003, "The app requested an unsupported grant type "
-                       f"'{grant_type}'.")
+        raise AadError("unsupported_grant_type", 70003, f"The app requested an unsupported grant type '{grant_type}'.")
     public_ok = grant_type in ("authorization_code", "refresh_token")
-    client = authenticate(sim, tenant, form, request.headers.get("authorization"), str(request.url),
-                          public_allowed=public_ok)
+    client = authenticate(
+        sim, tenant, form, request.headers.get("authorization"), str(request.url), public_allowed=public_ok
+    )
     body = handler(sim, Issuer(origin(request), tenant), client, form)
     return _json(request, body, NO_STORE)
 

@@ -121,16 +121,26 @@ def user_access_token(
         claims.update({"iss": iss.v1, "appid": client.app_id, "appidacr": appidacr, "acr": "1", "amr": ["pwd"]})
         claims.update({"app_displayname": client.display_name, "idtyp": "user", "ver": "1.0"})
         claims.update({"unique_name": user.upn, "upn": user.upn, "ipaddr": "127.0.0.1"})
-        claims.update({k: v for k, v in (("given_name", user.props.get("givenName")),
-                                          ("family_name", user.props.get("surname"))) if v})
+        claims.update(
+            {
+                k: v
+                for k, v in (("given_name", user.props.get("givenName")), ("family_name", user.props.get("surname")))
+                if v
+            }
+        )
     else:
         claims.update({"iss": iss.v2, "azp": client.app_id, "azpacr": appidacr, "ver": "2.0"})
         claims["preferred_username"] = user.upn
     if resource.app is not None:
         claims.update(_resource_user_claims(sim, iss.tenant, resource.app, user))
-    if user.directory_roles and resource.app is not None and (resource.app.group_membership_claims or "") in (
-        "All",
-        "DirectoryRole",
+    if (
+        user.directory_roles
+        and resource.app is not None
+        and (resource.app.group_membership_claims or "")
+        in (
+            "All",
+            "DirectoryRole",
+        )
     ):
         claims["wids"] = wids(user)
     return _sign(sim, claims, v1=v1)

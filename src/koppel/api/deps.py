@@ -50,9 +50,7 @@ SecretBoxDep = Annotated[SecretBox, Depends(get_secret_box)]
 def _bearer(request: Request) -> str:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized(
-            "send the API key as 'Authorization: Bearer <key>' (create one: koppel apikey create)"
-        )
+        raise Unauthorized("send the API key as 'Authorization: Bearer <key>' (create one: koppel apikey create)")
     return token.strip()
 
 

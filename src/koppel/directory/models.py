@@ -78,9 +78,7 @@ class DirectoryGroup(Base):
 class Membership(Base):
     __tablename__ = "directory_memberships"
 
-    group_id: Mapped[str] = mapped_column(
-        ForeignKey("directory_groups.id", ondelete="CASCADE"), primary_key=True
-    )
+    group_id: Mapped[str] = mapped_column(ForeignKey("directory_groups.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[str] = mapped_column(
         ForeignKey("directory_users.id", ondelete="CASCADE"), primary_key=True, index=True
     )

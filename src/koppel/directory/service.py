@@ -109,10 +109,7 @@ class _Writer:
     def _referenced_groups(self) -> set[str]:
         c = self.changes
         return (
-            {g for g, _ in c.add_members}
-            | {g for g, _ in c.remove_members}
-            | set(c.set_members)
-            | set(c.delete_groups)
+            {g for g, _ in c.add_members} | {g for g, _ in c.remove_members} | set(c.set_members) | set(c.delete_groups)
         )
 
     def _load_users(self, external_ids: Iterable[str]) -> None:

@@ -80,10 +80,7 @@ def deliveries(
 ) -> None:
     """The endpoint's delivery log: every attempt, its outcome and error, newest first."""
     with runtime().transaction() as session:
-        rows = [
-            _delivery(d)
-            for d in webhooks.list_deliveries(session=session, endpoint_id=endpoint_id, limit=limit)
-        ]
+        rows = [_delivery(d) for d in webhooks.list_deliveries(session=session, endpoint_id=endpoint_id, limit=limit)]
     emit(rows, as_json=as_json, columns=DELIVERY_COLUMNS, title="Deliveries")
 
 

@@ -117,9 +117,7 @@ def deliver_endpoint(
             return result
         for event in batch.events:
             attempt, now = batch.attempt_for(event.id), clock()
-            outcome = post_event(
-                http, url=batch.url, secret=batch.secret, event=event, attempt=attempt, now=now
-            )
+            outcome = post_event(http, url=batch.url, secret=batch.secret, event=event, attempt=attempt, now=now)
             with transaction(session_factory) as session:
                 label = _record(session, endpoint_id, event, outcome, now, rng)
             sent += 1
@@ -144,9 +142,7 @@ def _type_matches(pattern: str) -> Any:
     return Event.type == pattern
 
 
-def _next_batch(
-    session: Session, box: SecretBox, endpoint_id: str, now: datetime, limit: int
-) -> _Batch | None:
+def _next_batch(session: Session, box: SecretBox, endpoint_id: str, now: datetime, limit: int) -> _Batch | None:
     endpoint = session.get(WebhookEndpoint, endpoint_id)
     if endpoint is None or not endpoint.enabled:
         return None
@@ -173,9 +169,7 @@ def _record(
     label, next_at = "delivered", None
     if not outcome.ok:
         first = endpoint.retry_since if endpoint is not None and retrying_this else None
-        next_at = backoff.next_attempt_at(
-            attempt=attempt, first_failure=first or now, now=now, rand=rng.random()
-        )
+        next_at = backoff.next_attempt_at(attempt=attempt, first_failure=first or now, now=now, rand=rng.random())
         label = "retrying" if next_at is not None else "failed"
     if endpoint is not None:
         _move(endpoint, event.id, label, attempt, next_at, outcome, now)

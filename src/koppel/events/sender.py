@@ -48,9 +48,7 @@ def encode(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, separators=(",", ":"), sort_keys=True, default=str).encode()
 
 
-def post_event(
-    http: httpx.Client, *, url: str, secret: str, event: Event, attempt: int, now: datetime
-) -> Outcome:
+def post_event(http: httpx.Client, *, url: str, secret: str, event: Event, attempt: int, now: datetime) -> Outcome:
     body = encode(event_payload(event))
     headers = {
         "Content-Type": "application/json",

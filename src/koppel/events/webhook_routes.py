@@ -99,9 +99,7 @@ def deliveries(
     before: Annotated[int | None, Query(description="A delivery id: older entries only.")] = None,
 ) -> list[object]:
     _owned(session, key, endpoint_id)
-    return list(
-        webhooks.list_deliveries(session=session, endpoint_id=endpoint_id, limit=limit, before=before)
-    )
+    return list(webhooks.list_deliveries(session=session, endpoint_id=endpoint_id, limit=limit, before=before))
 
 
 @router.post("/deliveries/{delivery_id}/redeliver", response_model=WebhookDeliveryOut)
@@ -116,6 +114,4 @@ def redeliver(
     previous = webhooks.get_delivery(session=session, delivery_id=delivery_id)
     _owned(session, key, previous.endpoint_id)
     with httpx.Client(timeout=settings.webhook_timeout_seconds) as http:
-        return delivery.redeliver(
-            session=session, secret_box=box, http=http, delivery_id=delivery_id, now=now
-        )
+        return delivery.redeliver(session=session, secret_box=box, http=http, delivery_id=delivery_id, now=now)

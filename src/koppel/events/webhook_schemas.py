@@ -20,9 +20,7 @@ class WebhookEndpointUpdate(BaseModel):
     url: str | None = Field(default=None, max_length=2000)
     event_types: list[str] | None = None
     description: str | None = Field(default=None, max_length=200)
-    enabled: bool | None = Field(
-        default=None, description="Disabled endpoints keep their place and catch up."
-    )
+    enabled: bool | None = Field(default=None, description="Disabled endpoints keep their place and catch up.")
 
 
 class WebhookEndpointOut(BaseModel):

@@ -42,17 +42,13 @@ def check_types(types: Sequence[str]) -> list[str]:
     cleaned = [t.strip() for t in types if t.strip()]
     for t in cleaned:
         if not TYPE_PATTERN.match(t):
-            raise InvalidWebhook(
-                f"{t!r} is not an event type; use e.g. user.created or user.*", field="types"
-            )
+            raise InvalidWebhook(f"{t!r} is not an event type; use e.g. user.created or user.*", field="types")
     return [] if "*" in cleaned else sorted(set(cleaned))
 
 
 def resolve_org(*, session: Session, org: str) -> str:
     """An organization id from its id or slug."""
-    found = session.scalar(
-        select(Organization.id).where(or_(Organization.id == org, Organization.slug == org))
-    )
+    found = session.scalar(select(Organization.id).where(or_(Organization.id == org, Organization.slug == org)))
     if found is None:
         raise InvalidWebhook(f"no organization {org!r}; give an organization id or slug", field="org")
     return found

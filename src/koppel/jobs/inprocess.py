@@ -147,9 +147,7 @@ class InProcessRunner:
         finally:
             if key is not None:
                 if held:
-                    await asyncio.to_thread(
-                        lease.release, self.context.session_factory, key=key, holder=self.holder
-                    )
+                    await asyncio.to_thread(lease.release, self.context.session_factory, key=key, holder=self.holder)
                 self._running_keys.discard(key)
             self._notify()
 

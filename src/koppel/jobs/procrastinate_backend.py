@@ -37,16 +37,14 @@ def conninfo(database_url: str) -> str:
 
 def build_app(context: JobContext, registry: Registry = REGISTRY) -> procrastinate.App:
     """A procrastinate App whose tasks call the registered koppel jobs with ``context``."""
-    app = procrastinate.App(
-        connector=procrastinate.PsycopgConnector(conninfo=conninfo(context.settings.database_url))
-    )
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo(context.settings.database_url)))
     for spec in registry.specs():
         task = app.task(name=spec.name)(_task_body(spec, context))
         if spec.every:
             lock = spec.lock_key({})
-            app.periodic(
-                cron=cron_for(spec.every), periodic_id=spec.name, lock=lock, queueing_lock=spec.queue_key({})
-            )(task)
+            app.periodic(cron=cron_for(spec.every), periodic_id=spec.name, lock=lock, queueing_lock=spec.queue_key({}))(
+                task
+            )
     return app
 
 
@@ -71,9 +69,7 @@ class ProcrastinateRunner:
     def enqueue(self, name: str, **kwargs: Any) -> None:
         spec = self.registry.get(name)
         self._open()
-        deferrer = self.app.configure_task(
-            name, lock=spec.lock_key(kwargs), queueing_lock=spec.queue_key(kwargs)
-        )
+        deferrer = self.app.configure_task(name, lock=spec.lock_key(kwargs), queueing_lock=spec.queue_key(kwargs))
         try:
             deferrer.defer(**kwargs)
         except AlreadyEnqueued:

@@ -62,9 +62,7 @@ class Registry:
 REGISTRY = Registry()
 
 
-def job(
-    name: str, *, lock: str | None = None, every: int | None = None, deduplicate: bool = False
-) -> Callable[[F], F]:
+def job(name: str, *, lock: str | None = None, every: int | None = None, deduplicate: bool = False) -> Callable[[F], F]:
     """Declare ``func(ctx, **kwargs)`` as job ``name`` (see ``koppel.jobs`` for the promises)."""
 
     def register(func: F) -> F:

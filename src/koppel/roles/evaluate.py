@@ -28,9 +28,11 @@ class RoleDecision:
 
     @property
     def reason(self) -> str | None:
-        return "no role mapping matches the user's groups and the organization denies unmapped users" if (
-            self.denied
-        ) else None
+        return (
+            "no role mapping matches the user's groups and the organization denies unmapped users"
+            if (self.denied)
+            else None
+        )
 
 
 def evaluate_roles(

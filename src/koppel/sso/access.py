@@ -28,9 +28,13 @@ PROVISIONING_SETTING = "sso_provisioning"  # Organization.settings: "jit" | "dir
 def check_boundary(*, session: Session, config: UpstreamConfig, identity: UpstreamIdentity) -> None:
     if config.is_entra or config.organization_owned:
         return  # Entra: the tid check in token validation is the boundary
-    domains = set(session.scalars(select(OrganizationDomain.domain).where(
-        OrganizationDomain.org_id == config.org_id, OrganizationDomain.verified.is_(True)
-    )))
+    domains = set(
+        session.scalars(
+            select(OrganizationDomain.domain).where(
+                OrganizationDomain.org_id == config.org_id, OrganizationDomain.verified.is_(True)
+            )
+        )
+    )
     if not identity.email_verified or identity.email_domain not in {d.lower() for d in domains}:
         raise LoginFailed(
             "domain",
@@ -50,8 +54,9 @@ def _has_directory_sync(session: Session, org_id: str) -> bool:
     for kind, settings in session.execute(
         select(Connection.kind, Connection.settings).where(Connection.org_id == org_id)
     ):
-        if kind == "scim" or (kind == "entra" and (settings or {}).get("mode") != CUSTOMER_APP and
-                              (settings or {}).get("sync", True)):
+        if kind == "scim" or (
+            kind == "entra" and (settings or {}).get("mode") != CUSTOMER_APP and (settings or {}).get("sync", True)
+        ):
             return True
     return False
 
@@ -72,10 +77,13 @@ def resolve_user(
     return _create_jit(session, org, config, identity, now)
 
 
-def _find_user(session: Session, org_id: str, config: UpstreamConfig, identity: UpstreamIdentity) -> DirectoryUser | None:
+def _find_user(
+    session: Session, org_id: str, config: UpstreamConfig, identity: UpstreamIdentity
+) -> DirectoryUser | None:
     # The source's immutable id first (Entra oid = Graph id, DESIGN.md "Directory").
     by_id = session.scalars(
-        select(DirectoryUser).where(DirectoryUser.org_id == org_id, DirectoryUser.external_id == identity.subject)
+        select(DirectoryUser)
+        .where(DirectoryUser.org_id == org_id, DirectoryUser.external_id == identity.subject)
         .order_by((DirectoryUser.connection_id == config.connection_id).desc())
     ).first()
     if by_id is not None or config.is_entra or not identity.email_verified or not identity.email:

@@ -35,9 +35,9 @@ def find_org(*, session: Session, slug: str | None = None, email: str | None = N
     if not domain:
         return None
     return session.scalar(
-        select(Organization).join(OrganizationDomain).where(
-            OrganizationDomain.domain == domain, OrganizationDomain.verified.is_(True)
-        )
+        select(Organization)
+        .join(OrganizationDomain)
+        .where(OrganizationDomain.domain == domain, OrganizationDomain.verified.is_(True))
     )
 
 
@@ -45,7 +45,8 @@ def pick_connection(*, session: Session, org: Organization) -> Connection:
     """The organization's sign-in connection: an explicit ``settings.sso_connection_id``, else the first."""
     preferred = (org.settings or {}).get("sso_connection_id")
     rows = session.scalars(
-        select(Connection).where(Connection.org_id == org.id, Connection.kind.in_(SSO_KINDS))
+        select(Connection)
+        .where(Connection.org_id == org.id, Connection.kind.in_(SSO_KINDS))
         .order_by(Connection.created_at, Connection.id)
     ).all()
     usable = [c for c in rows if c.status != "paused" and (c.settings or {}).get("sso", True)]
@@ -56,21 +57,40 @@ def pick_connection(*, session: Session, org: Organization) -> Connection:
 
 
 def begin(
-    *, session: Session, fetcher: UpstreamFetcher, settings: Settings, secret_box: SecretBox,
-    org: Organization, request: dict[str, Any], login_hint: str | None, now: datetime,
+    *,
+    session: Session,
+    fetcher: UpstreamFetcher,
+    settings: Settings,
+    secret_box: SecretBox,
+    org: Organization,
+    request: dict[str, Any],
+    login_hint: str | None,
+    now: datetime,
 ) -> tuple[str, str]:
     """Start the upstream leg; returns (IdP URL, state)."""
     connection = pick_connection(session=session, org=org)
     config = upstream_config(connection, settings=settings, secret_box=secret_box)
     return login.start_login(
-        session=session, fetcher=fetcher, config=config, base_url=settings.base_url,
-        request=request, login_hint=login_hint, now=now,
+        session=session,
+        fetcher=fetcher,
+        config=config,
+        base_url=settings.base_url,
+        request=request,
+        login_hint=login_hint,
+        now=now,
     )
 
 
 def callback(
-    *, session: Session, fetcher: UpstreamFetcher, settings: Settings, secret_box: SecretBox,
-    connection_id: str, params: dict[str, str], browser_state: str | None, now: datetime,
+    *,
+    session: Session,
+    fetcher: UpstreamFetcher,
+    settings: Settings,
+    secret_box: SecretBox,
+    connection_id: str,
+    params: dict[str, str],
+    browser_state: str | None,
+    now: datetime,
 ) -> tuple[SsoSession, dict[str, Any]]:
     """The IdP's answer on ``/sso/callback/{connection_id}`` → a koppel session, or LoginFailed.
 
@@ -87,11 +107,17 @@ def callback(
         if browser_state != state:
             raise LoginFailed("browser", "this sign-in was started in another browser; start again from the app")
         if params.get("error"):
-            raise LoginFailed("idp_error", f"the identity provider said: {params.get('error_description') or params['error']}")
-        done = login.finish_login(fetcher=fetcher, config=config, tx=tx, code=params.get("code", ""),
-                                  base_url=settings.base_url, now=now)
+            raise LoginFailed(
+                "idp_error", f"the identity provider said: {params.get('error_description') or params['error']}"
+            )
+        done = login.finish_login(
+            fetcher=fetcher, config=config, tx=tx, code=params.get("code", ""), base_url=settings.base_url, now=now
+        )
         sso_session = service.complete_login(
-            session=session, config=config, identity=done.identity, now=now,
+            session=session,
+            config=config,
+            identity=done.identity,
+            now=now,
             resolve_overage=lambda identity: _overage(fetcher, config, settings, identity),
         )
         return sso_session, done.request

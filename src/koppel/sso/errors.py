@@ -1,9 +1,9 @@
 """SSO errors. A login failure carries a short ``reason`` for the ``sso.login.failed`` event.
 
-    KoppelError
-    └── Forbidden
-        └── LoginFailed             the user cannot sign in; reason: state | tenant | domain |
-                                    not_in_directory | deactivated | no_role | token | ...
+KoppelError
+└── Forbidden
+    └── LoginFailed             the user cannot sign in; reason: state | tenant | domain |
+                                not_in_directory | deactivated | no_role | token | ...
 """
 
 from __future__ import annotations

@@ -23,7 +23,9 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
     return TEMPLATES.TemplateResponse(request, f"sso/{name}.html", context, status_code=status_code)
 
 
-def error_page(request: Request, *, title: str, detail: str, reason: str | None = None, status_code: int = 400) -> HTMLResponse:
+def error_page(
+    request: Request, *, title: str, detail: str, reason: str | None = None, status_code: int = 400
+) -> HTMLResponse:
     return render(request, "error", status_code, title=title, detail=detail, reason=reason)
 
 

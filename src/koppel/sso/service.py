@@ -77,13 +77,17 @@ def login_groups(
     if identity.groups_overage:
         return [GroupRef(key=gid, name=name) for gid, name in resolve_overage(identity)]
     ids = [g for g in identity.groups if is_guid(g)]
-    names = dict(
-        session.execute(
-            select(DirectoryGroup.external_id, DirectoryGroup.display_name).where(
-                DirectoryGroup.org_id == org_id, DirectoryGroup.external_id.in_(ids)
-            )
-        ).all()
-    ) if ids else {}
+    names = (
+        dict(
+            session.execute(
+                select(DirectoryGroup.external_id, DirectoryGroup.display_name).where(
+                    DirectoryGroup.org_id == org_id, DirectoryGroup.external_id.in_(ids)
+                )
+            ).all()
+        )
+        if ids
+        else {}
+    )
     # A value that is not an object id is a name itself (sAMAccountName, seed 001).
     return [GroupRef(key=g, name=names.get(g) if is_guid(g) else None) for g in identity.groups]
 
@@ -108,30 +112,47 @@ def groups_seen(*, session: Session, org_id: str) -> list[dict[str, Any]]:
     """Every group seen in a login or a sync, with its name where known (the mapping table's rows)."""
     rows: dict[str, dict[str, Any]] = {}
     for g in session.scalars(select(DirectoryGroup).where(DirectoryGroup.org_id == org_id)):
-        rows[g.external_id] = {"group_key": g.external_id, "name": g.display_name, "source": "sync",
-                               "sam_account_name": g.sam_account_name, "last_seen_at": g.updated_at.isoformat()}
+        rows[g.external_id] = {
+            "group_key": g.external_id,
+            "name": g.display_name,
+            "source": "sync",
+            "sam_account_name": g.sam_account_name,
+            "last_seen_at": g.updated_at.isoformat(),
+        }
     for s in session.scalars(select(SeenGroup).where(SeenGroup.org_id == org_id)):
-        row = rows.setdefault(s.group_key, {"group_key": s.group_key, "name": s.name, "source": "login",
-                                            "sam_account_name": None})
+        row = rows.setdefault(
+            s.group_key, {"group_key": s.group_key, "name": s.name, "source": "login", "sam_account_name": None}
+        )
         row["name"] = row["name"] or s.name
         row["last_seen_at"] = s.last_seen_at.isoformat()
         if row["source"] == "sync":
             row["source"] = "sync+login"
-    mapped = dict(session.execute(select(RoleMapping.group_key, RoleMapping.role).where(RoleMapping.org_id == org_id)).all())
+    mapped = dict(
+        session.execute(select(RoleMapping.group_key, RoleMapping.role).where(RoleMapping.org_id == org_id)).all()
+    )
     for row in rows.values():
         row["mapped_role"] = mapped.get(row["group_key"])
     return sorted(rows.values(), key=lambda r: ((r["name"] or "").casefold(), r["group_key"]))
 
 
 def login_event(
-    session: Session, type_: str, config: UpstreamConfig | None, now: datetime, *,
-    org_id: str | None = None, user_id: str | None = None, **data: Any,
+    session: Session,
+    type_: str,
+    config: UpstreamConfig | None,
+    now: datetime,
+    *,
+    org_id: str | None = None,
+    user_id: str | None = None,
+    **data: Any,
 ) -> None:
     """``sso.login.succeeded`` / ``sso.login.failed`` (with ``reason``), issue 5 §7."""
     if config is not None:
         data.update(connection_id=config.connection_id, idp=config.idp_label)
-    append(session, [NewEvent(type=type_, org_id=org_id or (config.org_id if config else None),
-                               subject_id=user_id, data=data)], now=now)
+    append(
+        session,
+        [NewEvent(type=type_, org_id=org_id or (config.org_id if config else None), subject_id=user_id, data=data)],
+        now=now,
+    )
 
 
 def user_is_active(session: Session, user_id: str) -> bool:

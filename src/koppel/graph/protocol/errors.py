@@ -1,11 +1,11 @@
 """Graph and Entra token errors as data (spec ``entra-oidc-graph.md`` §4.4 and §8.1).
 
-    GraphError                         any non-2xx answer from Graph, parsed from ``{"error":{...}}``
-    ├── Throttled (429, or 503/504 with Retry-After)   retried after ``retry_after`` seconds
-    ├── ServerError (5xx, timeouts, dropped connections) retried with backoff
-    ├── AccessDenied (401/403)          consent missing or revoked; the run stops
-    ├── ResourceNotFound (404)          e.g. a scoped group was deleted
-    └── DeltaExpired (410 resyncRequired, syncStateNotFound) a full resync is needed
+GraphError                         any non-2xx answer from Graph, parsed from ``{"error":{...}}``
+├── Throttled (429, or 503/504 with Retry-After)   retried after ``retry_after`` seconds
+├── ServerError (5xx, timeouts, dropped connections) retried with backoff
+├── AccessDenied (401/403)          consent missing or revoked; the run stops
+├── ResourceNotFound (404)          e.g. a scoped group was deleted
+└── DeltaExpired (410 resyncRequired, syncStateNotFound) a full resync is needed
 """
 
 from __future__ import annotations

@@ -94,6 +94,8 @@ def merge_group_delta(into: dict[str, GroupDelta], item: dict[str, Any]) -> None
     for member in item.get("members@delta") or []:
         mid, gone = str(member["id"]), removed_reason(member) is not None
         group = member.get("@odata.type") == GROUP_TYPE
-        added, dropped = (delta.added_groups, delta.removed_groups) if group else (delta.added_users, delta.removed_users)
+        added, dropped = (
+            (delta.added_groups, delta.removed_groups) if group else (delta.added_users, delta.removed_users)
+        )
         (dropped if gone else added).add(mid)
         (added if gone else dropped).discard(mid)  # the later slice wins within one round

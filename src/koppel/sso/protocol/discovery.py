@@ -59,9 +59,7 @@ def parse_metadata(doc: Any, *, source: str) -> ProviderMetadata:
         jwks_uri=doc["jwks_uri"],
         userinfo_endpoint=doc.get("userinfo_endpoint"),
         end_session_endpoint=doc.get("end_session_endpoint"),
-        token_endpoint_auth_methods=tuple(
-            doc.get("token_endpoint_auth_methods_supported") or ("client_secret_basic",)
-        ),
+        token_endpoint_auth_methods=tuple(doc.get("token_endpoint_auth_methods_supported") or ("client_secret_basic",)),
         signing_algs=tuple(doc.get("id_token_signing_alg_values_supported") or ("RS256",)),
         raw=doc,
     )

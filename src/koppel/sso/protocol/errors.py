@@ -1,9 +1,9 @@
 """Protocol errors, each with the ``reason`` recorded in ``sso.login.failed`` events.
 
-    KoppelError
-    └── InvalidInput
-        ├── DiscoveryError          an IdP's metadata is unusable (admin fixes the URL)
-        └── TokenValidationError    an ID/access token failed a check (reason says which)
+KoppelError
+└── InvalidInput
+    ├── DiscoveryError          an IdP's metadata is unusable (admin fixes the URL)
+    └── TokenValidationError    an ID/access token failed a check (reason says which)
 """
 
 from __future__ import annotations

@@ -62,14 +62,28 @@ def authorize(
         return RedirectResponse(f"/sso/discover?{urlencode(params)}", status_code=303)
     try:
         url, state = broker.begin(
-            session=session, fetcher=fetcher, settings=settings, secret_box=box, org=org,
-            request={"uri": str(request.url), "params": params}, login_hint=params.get("login_hint"), now=now,
+            session=session,
+            fetcher=fetcher,
+            settings=settings,
+            secret_box=box,
+            org=org,
+            request={"uri": str(request.url), "params": params},
+            login_hint=params.get("login_hint"),
+            now=now,
         )
     except KoppelError as exc:
-        return pages.error_page(request, title="Sign-in is not available", detail=exc.detail, status_code=exc.status_code)
+        return pages.error_page(
+            request, title="Sign-in is not available", detail=exc.detail, status_code=exc.status_code
+        )
     response = RedirectResponse(url, status_code=303)
-    response.set_cookie(STATE_COOKIE, state, httponly=True, samesite="lax", path="/sso/callback",
-                        secure=settings.base_url.startswith("https://"))
+    response.set_cookie(
+        STATE_COOKIE,
+        state,
+        httponly=True,
+        samesite="lax",
+        path="/sso/callback",
+        secure=settings.base_url.startswith("https://"),
+    )
     response.delete_cookie(ORG_COOKIE, path="/")
     return response
 
@@ -94,7 +108,9 @@ def token(
 
 
 @router.api_route("/oauth2/userinfo", methods=["GET", "POST"], include_in_schema=False)
-def userinfo(request: Request, session: SessionDep, settings: SettingsDep, box: SecretBoxDep, now: NowDep) -> dict[str, Any]:
+def userinfo(
+    request: Request, session: SessionDep, settings: SettingsDep, box: SecretBoxDep, now: NowDep
+) -> dict[str, Any]:
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     ctx = ProviderContext(session, box, settings.base_url, now)
     return service.userinfo(ctx, access_token=value.strip() if scheme.lower() == "bearer" else "")
@@ -106,12 +122,16 @@ def logout(request: Request, session: SessionDep, settings: SettingsDep, box: Se
     ctx = ProviderContext(session, box, settings.base_url, now)
     try:
         target = service.end_session(
-            ctx, id_token_hint=params.get("id_token_hint"), client_id=params.get("client_id"),
+            ctx,
+            id_token_hint=params.get("id_token_hint"),
+            client_id=params.get("client_id"),
             post_logout_redirect_uri=params.get("post_logout_redirect_uri"),
         )
     except KoppelError as exc:
         return pages.error_page(request, title="Sign-out request refused", detail=exc.detail)
     if target:
         state = params.get("state")
-        return RedirectResponse(target + (("&" if "?" in target else "?") + urlencode({"state": state}) if state else ""), 303)
+        return RedirectResponse(
+            target + (("&" if "?" in target else "?") + urlencode({"state": state}) if state else ""), 303
+        )
     return pages.render(request, "signed_out")

@@ -209,7 +209,12 @@ class KoppelOpenIDCode(OpenIDCode):  # type: ignore[misc]
 
     def get_client_claims(self, client: ClientAdapter) -> dict[str, Any]:
         lifetime = int(ID_TOKEN_LIFETIME.total_seconds())
-        return {"iss": self.ctx.issuer, "aud": client.get_client_id(), "iat": self.ctx.epoch, "exp": self.ctx.epoch + lifetime}
+        return {
+            "iss": self.ctx.issuer,
+            "aud": client.get_client_id(),
+            "iat": self.ctx.epoch,
+            "exp": self.ctx.epoch + lifetime,
+        }
 
     def generate_user_info(self, user: SsoSession, scope: str) -> dict[str, Any]:
         return user_claims(session=self.ctx.session, sso_session=user, scope=scope)

@@ -17,8 +17,25 @@ from koppel.sso.provider.context import SCOPES_SUPPORTED, ProviderContext
 from koppel.sso.provider.server import PlainRequest, ProviderServer, Response, active_session, revoke_session_tokens
 
 CLAIMS_SUPPORTED = (
-    "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "sid", "org", "email", "email_verified",
-    "name", "given_name", "family_name", "preferred_username", "roles", "groups", "idp",
+    "sub",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "amr",
+    "sid",
+    "org",
+    "email",
+    "email_verified",
+    "name",
+    "given_name",
+    "family_name",
+    "preferred_username",
+    "roles",
+    "groups",
+    "idp",
 )
 
 
@@ -55,7 +72,7 @@ def issue_code(ctx: ProviderContext, *, uri: str, params: dict[str, str], sso_se
 
 
 def _our_keys(session: Session) -> KeySet:
-    return KeySet.import_key_set({"keys": keys.public_keys(session=session)})  # type: ignore[typeddict-item]
+    return KeySet.import_key_set({"keys": keys.public_keys(session=session)})
 
 
 def _decode(ctx: ProviderContext, token: str) -> dict[str, Any]:
@@ -94,7 +111,8 @@ def end_session(
         if client is None or post_logout_redirect_uri not in client.post_logout_redirect_uris:
             raise InvalidInput(
                 "post_logout_redirect_uri is not registered for this client "
-                "(koppel client create --post-logout-uri ...)", field="post_logout_redirect_uri",
+                "(koppel client create --post-logout-uri ...)",
+                field="post_logout_redirect_uri",
             )
     sso_session = ctx.session.get(SsoSession, str(hint["sid"])) if hint.get("sid") else None
     if sso_session is not None and sso_session.ended_at is None:

@@ -11,6 +11,7 @@ Three shapes (issue 5 §3-§4):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from koppel.errors import InvalidInput
 from koppel.organizations.models import Connection
@@ -51,7 +52,11 @@ class UpstreamConfig:
 def upstream_config(connection: Connection, *, settings: Settings, secret_box: SecretBox) -> UpstreamConfig:
     s = connection.settings or {}
     secrets = secret_box.decrypt_json(connection.secrets)
-    base = {"connection_id": connection.id, "org_id": connection.org_id, "domain_hint": s.get("domain_hint")}
+    base: dict[str, Any] = {
+        "connection_id": connection.id,
+        "org_id": connection.org_id,
+        "domain_hint": s.get("domain_hint"),
+    }
     if connection.kind == "oidc":
         return UpstreamConfig(
             kind="oidc",

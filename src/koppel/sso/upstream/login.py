@@ -130,7 +130,9 @@ def finish_login(
     return CompletedLogin(identity, dict(tx.request), access_token if isinstance(access_token, str) else None)
 
 
-def _validated(fetcher: UpstreamFetcher, jwks_uri: str, token: str, expect: Expectations, now: datetime) -> dict[str, Any]:
+def _validated(
+    fetcher: UpstreamFetcher, jwks_uri: str, token: str, expect: Expectations, now: datetime
+) -> dict[str, Any]:
     try:
         try:
             return validate_token(token, keys=fetcher.keys(jwks_uri), expect=expect, now=now)

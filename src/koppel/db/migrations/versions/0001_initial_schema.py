@@ -99,15 +99,11 @@ def upgrade() -> None:
 
     op.create_table(
         "events",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("org_id", sa.String(length=36), nullable=True),
         sa.Column("type", sa.String(length=64), nullable=False),
         sa.Column("subject_id", sa.String(length=36), nullable=True),
-        sa.Column(
-            "data", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
-        ),
+        sa.Column("data", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False),
         sa.Column("occurred_at", koppel.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["org_id"], ["organizations.id"], name=op.f("fk_events_org_id_organizations"), ondelete="SET NULL"
@@ -150,9 +146,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_role_mappings")),
-        sa.UniqueConstraint(
-            "org_id", "group_key", "role", name=op.f("uq_role_mappings_org_id_group_key_role")
-        ),
+        sa.UniqueConstraint("org_id", "group_key", "role", name=op.f("uq_role_mappings_org_id_group_key_role")),
     )
     with op.batch_alter_table("role_mappings", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_role_mappings_org_id"), ["org_id"], unique=False)
@@ -220,14 +214,10 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_directory_groups")),
-        sa.UniqueConstraint(
-            "connection_id", "external_id", name=op.f("uq_directory_groups_connection_id_external_id")
-        ),
+        sa.UniqueConstraint("connection_id", "external_id", name=op.f("uq_directory_groups_connection_id_external_id")),
     )
     with op.batch_alter_table("directory_groups", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_directory_groups_org_display_name", ["org_id", "display_name"], unique=False
-        )
+        batch_op.create_index("ix_directory_groups_org_display_name", ["org_id", "display_name"], unique=False)
 
     op.create_table(
         "directory_users",
@@ -269,9 +259,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_directory_users")),
-        sa.UniqueConstraint(
-            "connection_id", "external_id", name=op.f("uq_directory_users_connection_id_external_id")
-        ),
+        sa.UniqueConstraint("connection_id", "external_id", name=op.f("uq_directory_users_connection_id_external_id")),
     )
     with op.batch_alter_table("directory_users", schema=None) as batch_op:
         batch_op.create_index("ix_directory_users_org_status", ["org_id", "status"], unique=False)
@@ -279,9 +267,7 @@ def upgrade() -> None:
 
     op.create_table(
         "webhook_deliveries",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("endpoint_id", sa.String(length=36), nullable=False),
         sa.Column("event_id", sa.BigInteger(), nullable=False),
         sa.Column("event_type", sa.String(length=64), nullable=False),
