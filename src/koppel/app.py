@@ -12,9 +12,13 @@ from koppel import __version__
 from koppel.api import problems
 from koppel.db.base import utcnow
 from koppel.db.engine import make_engine, make_session_factory
+from koppel.directory.routes import router as directory_router
+from koppel.events.routes import router as events_router
 from koppel.events.webhook_routes import router as webhooks_router
 from koppel.ops.routes import Metrics, MetricsMiddleware
 from koppel.ops.routes import router as ops_router
+from koppel.organizations.routes import router as organizations_router
+from koppel.roles.routes import router as roles_router
 from koppel.security.crypto import SecretBox
 from koppel.settings import Settings
 
@@ -39,5 +43,9 @@ def create_app(
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     problems.install(app)
     app.include_router(ops_router)
+    app.include_router(organizations_router)
+    app.include_router(directory_router)
+    app.include_router(roles_router)
+    app.include_router(events_router)
     app.include_router(webhooks_router)
     return app

@@ -42,6 +42,7 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
         "title": "Invalid input",
         "status": 422,
         "detail": detail,
+        "field": errors[0]["field"] if errors else "request",
         "errors": errors,
     }
     return problem_response(422, body)

@@ -132,11 +132,11 @@ def _matching_events(endpoint: WebhookEndpoint, head: int, limit: int) -> Any:
     if endpoint.org_id is not None:
         query = query.where(Event.org_id == endpoint.org_id)
     if endpoint.event_types:
-        query = query.where(or_(*(_type_matches(t) for t in endpoint.event_types)))
+        query = query.where(or_(*(type_matches(t) for t in endpoint.event_types)))
     return query.order_by(Event.id).limit(limit)
 
 
-def _type_matches(pattern: str) -> Any:
+def type_matches(pattern: str) -> Any:
     if pattern.endswith(".*"):
         return Event.type.startswith(pattern[:-1], autoescape=True)
     return Event.type == pattern
