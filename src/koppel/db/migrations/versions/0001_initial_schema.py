@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 01:21:30.991878
+Create Date: 2026-11-30 23:35:07.964305
 """
 
 from __future__ import annotations
@@ -41,14 +41,42 @@ def upgrade() -> None:
         sa.Column("default_role", sa.String(length=100), nullable=True),
         sa.Column("deny_unmapped", sa.Boolean(), nullable=False),
         sa.Column(
-            "settings",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
-            nullable=False,
+            "settings", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
         ),
         sa.Column("created_at", koppel.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", koppel.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_organizations")),
         sa.UniqueConstraint("slug", name=op.f("uq_organizations_slug")),
+    )
+    op.create_table(
+        "sso_clients",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("client_id", sa.String(length=64), nullable=False),
+        sa.Column("secret_hash", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column(
+            "redirect_uris", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
+        ),
+        sa.Column(
+            "post_logout_redirect_uris",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("initiate_login_uri", sa.String(length=2000), nullable=True),
+        sa.Column("created_at", koppel.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sso_clients")),
+        sa.UniqueConstraint("client_id", name=op.f("uq_sso_clients_client_id")),
+    )
+    op.create_table(
+        "sso_signing_keys",
+        sa.Column("kid", sa.String(length=64), nullable=False),
+        sa.Column("private_jwk", sa.Text(), nullable=False),
+        sa.Column(
+            "public_jwk", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
+        ),
+        sa.Column("created_at", koppel.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("retired_at", koppel.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("kid", name=op.f("pk_sso_signing_keys")),
     )
     op.create_table(
         "api_keys",
@@ -61,10 +89,7 @@ def upgrade() -> None:
         sa.Column("last_used_at", koppel.db.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("revoked_at", koppel.db.base.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
-            ["org_id"],
-            ["organizations.id"],
-            name=op.f("fk_api_keys_org_id_organizations"),
-            ondelete="CASCADE",
+            ["org_id"], ["organizations.id"], name=op.f("fk_api_keys_org_id_organizations"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_keys")),
         sa.UniqueConstraint("key_hash", name=op.f("uq_api_keys_key_hash")),
@@ -78,18 +103,13 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=32), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column(
-            "settings",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
-            nullable=False,
+            "settings", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
         ),
         sa.Column("secrets", sa.Text(), nullable=True),
         sa.Column("created_at", koppel.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", koppel.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["org_id"],
-            ["organizations.id"],
-            name=op.f("fk_connections_org_id_organizations"),
-            ondelete="CASCADE",
+            ["org_id"], ["organizations.id"], name=op.f("fk_connections_org_id_organizations"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_connections")),
         sa.UniqueConstraint("org_id", "name", name=op.f("uq_connections_org_id_name")),
@@ -140,10 +160,7 @@ def upgrade() -> None:
         sa.Column("role", sa.String(length=100), nullable=False),
         sa.Column("created_at", koppel.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["org_id"],
-            ["organizations.id"],
-            name=op.f("fk_role_mappings_org_id_organizations"),
-            ondelete="CASCADE",
+            ["org_id"], ["organizations.id"], name=op.f("fk_role_mappings_org_id_organizations"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_role_mappings")),
         sa.UniqueConstraint("org_id", "group_key", "role", name=op.f("uq_role_mappings_org_id_group_key_role")),
@@ -152,15 +169,27 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_role_mappings_org_id"), ["org_id"], unique=False)
 
     op.create_table(
+        "sso_seen_groups",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("org_id", sa.String(length=36), nullable=False),
+        sa.Column("group_key", sa.String(length=256), nullable=False),
+        sa.Column("name", sa.String(length=256), nullable=True),
+        sa.Column("first_seen_at", koppel.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", koppel.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["organizations.id"], name=op.f("fk_sso_seen_groups_org_id_organizations"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sso_seen_groups")),
+        sa.UniqueConstraint("org_id", "group_key", name=op.f("uq_sso_seen_groups_org_id_group_key")),
+    )
+    op.create_table(
         "webhook_endpoints",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("org_id", sa.String(length=36), nullable=True),
         sa.Column("url", sa.String(length=2000), nullable=False),
         sa.Column("description", sa.String(length=200), nullable=False),
         sa.Column(
-            "event_types",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
-            nullable=False,
+            "event_types", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
         ),
         sa.Column("secret", sa.Text(), nullable=False),
         sa.Column("enabled", sa.Boolean(), nullable=False),
@@ -174,10 +203,7 @@ def upgrade() -> None:
         sa.Column("created_at", koppel.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", koppel.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["org_id"],
-            ["organizations.id"],
-            name=op.f("fk_webhook_endpoints_org_id_organizations"),
-            ondelete="CASCADE",
+            ["org_id"], ["organizations.id"], name=op.f("fk_webhook_endpoints_org_id_organizations"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_endpoints")),
     )
@@ -195,9 +221,7 @@ def upgrade() -> None:
         sa.Column("group_type", sa.String(length=32), nullable=True),
         sa.Column("sam_account_name", sa.String(length=256), nullable=True),
         sa.Column(
-            "attributes",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
-            nullable=False,
+            "attributes", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
         ),
         sa.Column("created_at", koppel.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", koppel.db.base.UTCDateTime(timezone=True), nullable=False),
@@ -208,10 +232,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["org_id"],
-            ["organizations.id"],
-            name=op.f("fk_directory_groups_org_id_organizations"),
-            ondelete="CASCADE",
+            ["org_id"], ["organizations.id"], name=op.f("fk_directory_groups_org_id_organizations"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_directory_groups")),
         sa.UniqueConstraint("connection_id", "external_id", name=op.f("uq_directory_groups_connection_id_external_id")),
@@ -239,9 +260,7 @@ def upgrade() -> None:
         sa.Column("account_enabled", sa.Boolean(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column(
-            "attributes",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
-            nullable=False,
+            "attributes", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
         ),
         sa.Column("created_at", koppel.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", koppel.db.base.UTCDateTime(timezone=True), nullable=False),
@@ -253,10 +272,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["org_id"],
-            ["organizations.id"],
-            name=op.f("fk_directory_users_org_id_organizations"),
-            ondelete="CASCADE",
+            ["org_id"], ["organizations.id"], name=op.f("fk_directory_users_org_id_organizations"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_directory_users")),
         sa.UniqueConstraint("connection_id", "external_id", name=op.f("uq_directory_users_connection_id_external_id")),
@@ -264,6 +280,93 @@ def upgrade() -> None:
     with op.batch_alter_table("directory_users", schema=None) as batch_op:
         batch_op.create_index("ix_directory_users_org_status", ["org_id", "status"], unique=False)
         batch_op.create_index("ix_directory_users_org_user_name", ["org_id", "user_name"], unique=False)
+
+    op.create_table(
+        "graph_consent_states",
+        sa.Column("state_hash", sa.String(length=64), nullable=False),
+        sa.Column("connection_id", sa.String(length=36), nullable=False),
+        sa.Column("used_at", koppel.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["connection_id"],
+            ["connections.id"],
+            name=op.f("fk_graph_consent_states_connection_id_connections"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("state_hash", name=op.f("pk_graph_consent_states")),
+    )
+    op.create_table(
+        "graph_sync_runs",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("org_id", sa.String(length=36), nullable=False),
+        sa.Column("connection_id", sa.String(length=36), nullable=False),
+        sa.Column("mode", sa.String(length=16), nullable=False),
+        sa.Column("outcome", sa.String(length=24), nullable=False),
+        sa.Column("started_at", koppel.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", koppel.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created", sa.Integer(), nullable=False),
+        sa.Column("updated", sa.Integer(), nullable=False),
+        sa.Column("deactivated", sa.Integer(), nullable=False),
+        sa.Column("graph_requests", sa.Integer(), nullable=False),
+        sa.Column("errors", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False),
+        sa.Column("pending", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["connection_id"],
+            ["connections.id"],
+            name=op.f("fk_graph_sync_runs_connection_id_connections"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["organizations.id"], name=op.f("fk_graph_sync_runs_org_id_organizations"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_graph_sync_runs")),
+    )
+    with op.batch_alter_table("graph_sync_runs", schema=None) as batch_op:
+        batch_op.create_index("ix_graph_sync_runs_connection_started", ["connection_id", "started_at"], unique=False)
+
+    op.create_table(
+        "graph_sync_state",
+        sa.Column("connection_id", sa.String(length=36), nullable=False),
+        sa.Column("groups_delta_link", sa.Text(), nullable=True),
+        sa.Column("users_delta_link", sa.Text(), nullable=True),
+        sa.Column("last_full_sync_at", koppel.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_success_at", koppel.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["connection_id"],
+            ["connections.id"],
+            name=op.f("fk_graph_sync_state_connection_id_connections"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("connection_id", name=op.f("pk_graph_sync_state")),
+    )
+    op.create_table(
+        "sso_login_transactions",
+        sa.Column("state_hash", sa.String(length=64), nullable=False),
+        sa.Column("org_id", sa.String(length=36), nullable=False),
+        sa.Column("connection_id", sa.String(length=36), nullable=False),
+        sa.Column("nonce", sa.String(length=128), nullable=False),
+        sa.Column("code_verifier", sa.String(length=128), nullable=False),
+        sa.Column(
+            "request", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
+        ),
+        sa.Column("created_at", koppel.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", koppel.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("used_at", koppel.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["connection_id"],
+            ["connections.id"],
+            name=op.f("fk_sso_login_transactions_connection_id_connections"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organizations.id"],
+            name=op.f("fk_sso_login_transactions_org_id_organizations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("state_hash", name=op.f("pk_sso_login_transactions")),
+    )
+    with op.batch_alter_table("sso_login_transactions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_sso_login_transactions_expires_at"), ["expires_at"], unique=False)
 
     op.create_table(
         "webhook_deliveries",
@@ -312,11 +415,94 @@ def upgrade() -> None:
     with op.batch_alter_table("directory_memberships", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_directory_memberships_user_id"), ["user_id"], unique=False)
 
+    op.create_table(
+        "sso_sessions",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("org_id", sa.String(length=36), nullable=False),
+        sa.Column("user_id", sa.String(length=36), nullable=False),
+        sa.Column("connection_id", sa.String(length=36), nullable=False),
+        sa.Column("idp", sa.String(length=2000), nullable=False),
+        sa.Column("amr", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False),
+        sa.Column("roles", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False),
+        sa.Column("groups", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False),
+        sa.Column("auth_time", koppel.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", koppel.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("ended_at", koppel.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["connection_id"],
+            ["connections.id"],
+            name=op.f("fk_sso_sessions_connection_id_connections"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["organizations.id"], name=op.f("fk_sso_sessions_org_id_organizations"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["directory_users.id"],
+            name=op.f("fk_sso_sessions_user_id_directory_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sso_sessions")),
+    )
+    with op.batch_alter_table("sso_sessions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_sso_sessions_org_id"), ["org_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_sso_sessions_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "sso_authorization_codes",
+        sa.Column("code_hash", sa.String(length=64), nullable=False),
+        sa.Column("client_id", sa.String(length=64), nullable=False),
+        sa.Column("session_id", sa.String(length=36), nullable=False),
+        sa.Column("redirect_uri", sa.String(length=2000), nullable=False),
+        sa.Column("scope", sa.String(length=1000), nullable=False),
+        sa.Column("nonce", sa.String(length=512), nullable=True),
+        sa.Column("code_challenge", sa.String(length=128), nullable=True),
+        sa.Column("code_challenge_method", sa.String(length=8), nullable=True),
+        sa.Column("expires_at", koppel.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("used_at", koppel.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["session_id"],
+            ["sso_sessions.id"],
+            name=op.f("fk_sso_authorization_codes_session_id_sso_sessions"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("code_hash", name=op.f("pk_sso_authorization_codes")),
+    )
+    op.create_table(
+        "sso_refresh_tokens",
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("client_id", sa.String(length=64), nullable=False),
+        sa.Column("session_id", sa.String(length=36), nullable=False),
+        sa.Column("scope", sa.String(length=1000), nullable=False),
+        sa.Column("expires_at", koppel.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", koppel.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["session_id"],
+            ["sso_sessions.id"],
+            name=op.f("fk_sso_refresh_tokens_session_id_sso_sessions"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_sso_refresh_tokens")),
+    )
+    with op.batch_alter_table("sso_refresh_tokens", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_sso_refresh_tokens_session_id"), ["session_id"], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("sso_refresh_tokens", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_sso_refresh_tokens_session_id"))
+
+    op.drop_table("sso_refresh_tokens")
+    op.drop_table("sso_authorization_codes")
+    with op.batch_alter_table("sso_sessions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_sso_sessions_user_id"))
+        batch_op.drop_index(batch_op.f("ix_sso_sessions_org_id"))
+
+    op.drop_table("sso_sessions")
     with op.batch_alter_table("directory_memberships", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_directory_memberships_user_id"))
 
@@ -325,6 +511,16 @@ def downgrade() -> None:
         batch_op.drop_index("ix_webhook_deliveries_endpoint_id_id")
 
     op.drop_table("webhook_deliveries")
+    with op.batch_alter_table("sso_login_transactions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_sso_login_transactions_expires_at"))
+
+    op.drop_table("sso_login_transactions")
+    op.drop_table("graph_sync_state")
+    with op.batch_alter_table("graph_sync_runs", schema=None) as batch_op:
+        batch_op.drop_index("ix_graph_sync_runs_connection_started")
+
+    op.drop_table("graph_sync_runs")
+    op.drop_table("graph_consent_states")
     with op.batch_alter_table("directory_users", schema=None) as batch_op:
         batch_op.drop_index("ix_directory_users_org_user_name")
         batch_op.drop_index("ix_directory_users_org_status")
@@ -338,6 +534,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_webhook_endpoints_org_id"))
 
     op.drop_table("webhook_endpoints")
+    op.drop_table("sso_seen_groups")
     with op.batch_alter_table("role_mappings", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_role_mappings_org_id"))
 
@@ -355,6 +552,8 @@ def downgrade() -> None:
 
     op.drop_table("connections")
     op.drop_table("api_keys")
+    op.drop_table("sso_signing_keys")
+    op.drop_table("sso_clients")
     op.drop_table("organizations")
     op.drop_table("job_leases")
     # ### end Alembic commands ###
