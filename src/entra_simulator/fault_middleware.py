@@ -1,6 +1,6 @@
 """ASGI middleware that applies :mod:`entra_simulator.faults` rules to matching requests (issue 3 §4).
 
-Admin paths (``/_admin``) are never faulted. The tenant of a login request is its first path segment; of a
+Admin paths (``/_simulator``) are never faulted. The tenant of a login request is its first path segment; of a
 Graph request the ``tid`` of its bearer token (read without verifying: a fault only needs to know where to hit).
 """
 
@@ -24,7 +24,7 @@ class FaultMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or path.startswith("/_admin") or not self.sim.faults.rules():
+        if scope["type"] != "http" or path.startswith("/_simulator") or not self.sim.faults.rules():
             await self.app(scope, receive, send)
             return
         rule = self.sim.faults.pick(self._tenant_of(scope, path), path)
