@@ -118,3 +118,13 @@ def test_requests_without_a_valid_key_are_refused(client: TestClient) -> None:
     assert response.status_code == 401 and "koppel apikey create" in response.json()["detail"]
     wrong = client.get("/api/v1/organizations", headers={"Authorization": "Bearer kpl_nope"})
     assert wrong.status_code == 401 and wrong.headers["www-authenticate"] == "Bearer"
+
+
+def test_nul_bytes_and_huge_numbers_are_bad_input_not_server_errors(api: TestClient) -> None:
+    create_org(api)
+    # SQLite stores NUL, PostgreSQL refuses it: either way a clear client error, never a 500.
+    assert api.get("/api/v1/organizations/con%00toso").status_code in (404, 422)
+    response = api.post("/api/v1/organizations", json={"slug": "ok", "name": "A\x00B"})
+    assert response.status_code == 422 and response.json()["field"] == "name"
+    assert api.get("/api/v1/organizations/contoso/users", params={"q": "a\x00"}).status_code in (200, 422)
+    assert api.get("/api/v1/events", params={"after": 2**64}).status_code == 422

@@ -40,6 +40,8 @@ def get_secret_box(request: Request) -> SecretBox:
 
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+# Integer ids and cursors fit a signed 64-bit column on every database.
+MAX_ROW_ID = 2**63 - 1
 
 SessionDep = Annotated[Session, Depends(get_session)]
 NowDep = Annotated[datetime, Depends(get_now)]

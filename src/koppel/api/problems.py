@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from koppel.errors import KoppelError
@@ -59,6 +60,19 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.status_code, body, dict(exc.headers or {}))
 
 
+async def _unstorable_value(_request: Request, exc: Exception) -> JSONResponse:
+    """The database refused a value (PostgreSQL: a NUL character in text); the request is rolled back."""
+    log.info("database refused a value: %s", exc)
+    body = {
+        "type": "urn:koppel:problem:invalid-input",
+        "title": "Invalid input",
+        "status": 422,
+        "detail": "a value contains a character that cannot be stored (such as a NUL byte); remove it and retry",
+        "field": "request",
+    }
+    return problem_response(422, body)
+
+
 async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
     body = {
@@ -74,4 +88,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(KoppelError, _koppel_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(DataError, _unstorable_value)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from koppel.api.deps import ApiKeyDep, SessionDep, check_org_access
+from koppel.api.deps import MAX_ROW_ID, ApiKeyDep, SessionDep, check_org_access
 from koppel.events.models import Event
 from koppel.events.sender import event_payload
 from koppel.organizations.service import get_organization
@@ -34,7 +34,7 @@ class EventPage(BaseModel):
 def read_events(
     session: SessionDep,
     key: ApiKeyDep,
-    after: Annotated[int, Query(ge=0, le=2**62, description="Return events after this cursor.")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_ROW_ID, description="Return events after this cursor.")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     org: Annotated[str | None, Query(max_length=63, description="Organization id or slug.")] = None,
     type: Annotated[str | None, Query(max_length=64, description="Exact type, or a prefix like user.*")] = None,

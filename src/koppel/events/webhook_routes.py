@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import httpx
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
-from koppel.api.deps import ApiKeyDep, NowDep, SecretBoxDep, SessionDep, SettingsDep, check_org_access
+from koppel.api.deps import MAX_ROW_ID, ApiKeyDep, NowDep, SecretBoxDep, SessionDep, SettingsDep, check_org_access
 from koppel.apikeys.models import ApiKey
 from koppel.errors import Forbidden
 from koppel.events import delivery, webhooks
@@ -96,7 +96,7 @@ def deliveries(
     session: SessionDep,
     key: ApiKeyDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    before: Annotated[int | None, Query(description="A delivery id: older entries only.")] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID, description="A delivery id: older entries only.")] = None,
 ) -> list[object]:
     _owned(session, key, endpoint_id)
     return list(webhooks.list_deliveries(session=session, endpoint_id=endpoint_id, limit=limit, before=before))
@@ -104,7 +104,7 @@ def deliveries(
 
 @router.post("/deliveries/{delivery_id}/redeliver", response_model=WebhookDeliveryOut)
 def redeliver(
-    delivery_id: int,
+    delivery_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)],
     session: SessionDep,
     key: ApiKeyDep,
     box: SecretBoxDep,

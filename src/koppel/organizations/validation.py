@@ -69,6 +69,6 @@ def check_guid(value: str, *, field: str, what: str) -> str:
 
 def check_name(name: str, *, field: str = "name", max_length: int = 200) -> str:
     value = name.strip()
-    if not value or len(value) > max_length:
-        raise InvalidInput(f"{field} must be 1 to {max_length} characters", field=field)
+    if not value or len(value) > max_length or any(ord(c) < 32 for c in value):
+        raise InvalidInput(f"{field} must be 1 to {max_length} printable characters", field=field)
     return value
