@@ -11,6 +11,7 @@ from koppel.graph import models as graph_models
 from koppel.jobs import models as jobs_models  # noqa: F401  (job_leases)
 from koppel.organizations import models as organizations_models
 from koppel.roles import models as roles_models
+from koppel.scim import models as scim_models
 from koppel.sso import models as sso_models
 
 __all__ = [
@@ -21,5 +22,6 @@ __all__ = [
     "graph_models",
     "organizations_models",
     "roles_models",
+    "scim_models",
     "sso_models",
 ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Computed, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from koppel.db.base import Base, JSONType, UTCDateTime, new_id, utcnow
@@ -25,6 +25,8 @@ class DirectoryUser(Base):
     # Entra object id (Graph `id`, token `oid`) or SCIM externalId: immutable at the source.
     external_id: Mapped[str] = mapped_column(String(255))
     user_name: Mapped[str] = mapped_column(String(320))
+    # lower(user_name), kept by the database: case-insensitive lookups and uniqueness (SCIM).
+    user_name_key: Mapped[str] = mapped_column(String(320), Computed("lower(user_name)", persisted=True))
     email: Mapped[str | None] = mapped_column(String(320))
     display_name: Mapped[str | None] = mapped_column(String(256))
     given_name: Mapped[str | None] = mapped_column(String(128))
@@ -49,6 +51,7 @@ class DirectoryUser(Base):
         UniqueConstraint("connection_id", "external_id"),
         Index("ix_directory_users_org_status", "org_id", "status"),
         Index("ix_directory_users_org_user_name", "org_id", "user_name"),
+        Index("ix_directory_users_org_user_name_key", "org_id", "user_name_key"),
     )
 
 
@@ -60,6 +63,8 @@ class DirectoryGroup(Base):
     connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
     external_id: Mapped[str] = mapped_column(String(255))
     display_name: Mapped[str] = mapped_column(String(256))
+    # lower(display_name), kept by the database: case-insensitive lookups (SCIM).
+    display_name_key: Mapped[str] = mapped_column(String(256), Computed("lower(display_name)", persisted=True))
     description: Mapped[str | None] = mapped_column(Text)
     # security | microsoft365 | team | scim (what the source says the group is)
     group_type: Mapped[str | None] = mapped_column(String(32))
@@ -72,6 +77,7 @@ class DirectoryGroup(Base):
     __table_args__ = (
         UniqueConstraint("connection_id", "external_id"),
         Index("ix_directory_groups_org_display_name", "org_id", "display_name"),
+        Index("ix_directory_groups_connection_display_name_key", "connection_id", "display_name_key"),
     )
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-30 23:35:07.964305
+Create Date: 2026-11-30 23:39:46.253758
 """
 
 from __future__ import annotations
@@ -169,6 +169,43 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_role_mappings_org_id"), ["org_id"], unique=False)
 
     op.create_table(
+        "scim_configs",
+        sa.Column("org_id", sa.String(length=36), nullable=False),
+        sa.Column("extension_urn", sa.String(length=255), nullable=True),
+        sa.Column(
+            "extension_attributes",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("log_retention_days", sa.Integer(), nullable=False),
+        sa.Column("log_max_entries", sa.Integer(), nullable=False),
+        sa.Column("updated_at", koppel.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["organizations.id"], name=op.f("fk_scim_configs_org_id_organizations"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("org_id", name=op.f("pk_scim_configs")),
+    )
+    op.create_table(
+        "scim_log",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("org_id", sa.String(length=36), nullable=False),
+        sa.Column("at", koppel.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("method", sa.String(length=8), nullable=False),
+        sa.Column("operation", sa.String(length=40), nullable=False),
+        sa.Column("resource_type", sa.String(length=32), nullable=True),
+        sa.Column("resource_id", sa.String(length=255), nullable=True),
+        sa.Column("status", sa.Integer(), nullable=False),
+        sa.Column("scim_type", sa.String(length=32), nullable=True),
+        sa.Column("detail", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["organizations.id"], name=op.f("fk_scim_log_org_id_organizations"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_scim_log")),
+    )
+    with op.batch_alter_table("scim_log", schema=None) as batch_op:
+        batch_op.create_index("ix_scim_log_org_id_id", ["org_id", "id"], unique=False)
+
+    op.create_table(
         "sso_seen_groups",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("org_id", sa.String(length=36), nullable=False),
@@ -217,6 +254,12 @@ def upgrade() -> None:
         sa.Column("connection_id", sa.String(length=36), nullable=False),
         sa.Column("external_id", sa.String(length=255), nullable=False),
         sa.Column("display_name", sa.String(length=256), nullable=False),
+        sa.Column(
+            "display_name_key",
+            sa.String(length=256),
+            sa.Computed("lower(display_name)", persisted=True),
+            nullable=False,
+        ),
         sa.Column("description", sa.Text(), nullable=True),
         sa.Column("group_type", sa.String(length=32), nullable=True),
         sa.Column("sam_account_name", sa.String(length=256), nullable=True),
@@ -238,6 +281,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("connection_id", "external_id", name=op.f("uq_directory_groups_connection_id_external_id")),
     )
     with op.batch_alter_table("directory_groups", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_directory_groups_connection_display_name_key", ["connection_id", "display_name_key"], unique=False
+        )
         batch_op.create_index("ix_directory_groups_org_display_name", ["org_id", "display_name"], unique=False)
 
     op.create_table(
@@ -247,6 +293,9 @@ def upgrade() -> None:
         sa.Column("connection_id", sa.String(length=36), nullable=False),
         sa.Column("external_id", sa.String(length=255), nullable=False),
         sa.Column("user_name", sa.String(length=320), nullable=False),
+        sa.Column(
+            "user_name_key", sa.String(length=320), sa.Computed("lower(user_name)", persisted=True), nullable=False
+        ),
         sa.Column("email", sa.String(length=320), nullable=True),
         sa.Column("display_name", sa.String(length=256), nullable=True),
         sa.Column("given_name", sa.String(length=128), nullable=True),
@@ -280,6 +329,7 @@ def upgrade() -> None:
     with op.batch_alter_table("directory_users", schema=None) as batch_op:
         batch_op.create_index("ix_directory_users_org_status", ["org_id", "status"], unique=False)
         batch_op.create_index("ix_directory_users_org_user_name", ["org_id", "user_name"], unique=False)
+        batch_op.create_index("ix_directory_users_org_user_name_key", ["org_id", "user_name_key"], unique=False)
 
     op.create_table(
         "graph_consent_states",
@@ -338,6 +388,32 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("connection_id", name=op.f("pk_graph_sync_state")),
     )
+    op.create_table(
+        "scim_tokens",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("org_id", sa.String(length=36), nullable=False),
+        sa.Column("connection_id", sa.String(length=36), nullable=False),
+        sa.Column("prefix", sa.String(length=16), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", koppel.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", koppel.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", koppel.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_used_at", koppel.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["connection_id"],
+            ["connections.id"],
+            name=op.f("fk_scim_tokens_connection_id_connections"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["organizations.id"], name=op.f("fk_scim_tokens_org_id_organizations"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_scim_tokens")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_scim_tokens_token_hash")),
+    )
+    with op.batch_alter_table("scim_tokens", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_scim_tokens_org_id"), ["org_id"], unique=False)
+
     op.create_table(
         "sso_login_transactions",
         sa.Column("state_hash", sa.String(length=64), nullable=False),
@@ -515,6 +591,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_sso_login_transactions_expires_at"))
 
     op.drop_table("sso_login_transactions")
+    with op.batch_alter_table("scim_tokens", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_scim_tokens_org_id"))
+
+    op.drop_table("scim_tokens")
     op.drop_table("graph_sync_state")
     with op.batch_alter_table("graph_sync_runs", schema=None) as batch_op:
         batch_op.drop_index("ix_graph_sync_runs_connection_started")
@@ -522,12 +602,14 @@ def downgrade() -> None:
     op.drop_table("graph_sync_runs")
     op.drop_table("graph_consent_states")
     with op.batch_alter_table("directory_users", schema=None) as batch_op:
+        batch_op.drop_index("ix_directory_users_org_user_name_key")
         batch_op.drop_index("ix_directory_users_org_user_name")
         batch_op.drop_index("ix_directory_users_org_status")
 
     op.drop_table("directory_users")
     with op.batch_alter_table("directory_groups", schema=None) as batch_op:
         batch_op.drop_index("ix_directory_groups_org_display_name")
+        batch_op.drop_index("ix_directory_groups_connection_display_name_key")
 
     op.drop_table("directory_groups")
     with op.batch_alter_table("webhook_endpoints", schema=None) as batch_op:
@@ -535,6 +617,11 @@ def downgrade() -> None:
 
     op.drop_table("webhook_endpoints")
     op.drop_table("sso_seen_groups")
+    with op.batch_alter_table("scim_log", schema=None) as batch_op:
+        batch_op.drop_index("ix_scim_log_org_id_id")
+
+    op.drop_table("scim_log")
+    op.drop_table("scim_configs")
     with op.batch_alter_table("role_mappings", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_role_mappings_org_id"))
 
