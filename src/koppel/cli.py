@@ -50,6 +50,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, help="TCP port."),
     log_format: str = typer.Option("", help="text or json (default: KOPPEL_LOG_FORMAT)."),
+    as_json: bool = typer.Option(False, "--json", help='JSON logs, and a first line {"url": ...}.'),
 ) -> None:
     """Run the koppel HTTP server (management API, SCIM, SSO, pages)."""
     import uvicorn
@@ -59,8 +60,8 @@ def serve(
     from koppel.ops.logging import configure
 
     settings = runtime().settings
-    if log_format:
-        settings = settings.model_copy(update={"log_format": log_format})
+    if log_format or as_json:
+        settings = settings.model_copy(update={"log_format": "json" if as_json else log_format})
     configure(settings.log_format, settings.log_level)
     if settings.database_url.startswith("sqlite"):
         migrate.upgrade(settings.database_url)  # the embedded default upgrades itself at start
@@ -69,6 +70,8 @@ def serve(
         from koppel.jobs.serving import attach
 
         attach(server)  # the embedded default runs background jobs inside the server process
+    if as_json:
+        emit({"url": f"http://{host}:{port}", "database": settings.masked()["database_url"]}, as_json=True)
     uvicorn.run(server, host=host, port=port, log_config=None, access_log=False)
 
 

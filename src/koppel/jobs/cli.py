@@ -21,12 +21,13 @@ def worker(
     imports: list[str] = typer.Option(
         [], "--import", help="Extra module declaring jobs (koppel's own are always loaded)."
     ),
+    as_json: bool = typer.Option(False, "--json", help="Log one JSON object per line."),
 ) -> None:
     """Run background jobs until Ctrl-C / SIGTERM: sync cycles, webhook delivery, mail."""
     from koppel.ops.logging import configure
 
     rt = runtime()
-    configure(rt.settings.log_format, rt.settings.log_level)
+    configure("json" if as_json else rt.settings.log_format, rt.settings.log_level)
     registry = discover(imports)
     context = JobContext(rt.settings, rt.session_factory, rt.secret_box)
     if rt.settings.job_backend == "procrastinate":
