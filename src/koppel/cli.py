@@ -13,7 +13,7 @@ from koppel.apikeys.cli import apikey_app
 from koppel.clikit import JsonOption, emit, runtime
 from koppel.events.cli import webhook_app
 from koppel.jobs.cli import worker
-from koppel.organizations.cli import org_app
+from koppel.organizations.cli import connection_app, org_app
 
 app = typer.Typer(help="koppel: Microsoft 365 / Entra ID integration for your SaaS app.", no_args_is_help=True)
 config_app = typer.Typer(help="Configuration.", no_args_is_help=True)
@@ -21,6 +21,7 @@ db_app = typer.Typer(help="Database.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 app.add_typer(org_app, name="org")
+app.add_typer(connection_app, name="connection")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(webhook_app, name="webhook")
 app.command("worker")(worker)

@@ -59,3 +59,30 @@ def test_errors_are_one_readable_line() -> None:
     assert result.exit_code == 1 and "already exists" in result.output and "Traceback" not in result.output
     bad = koppel("org", "create", "--slug", "Bad Slug", "--name", "X", ok=False)
     assert "lowercase letters" in bad.output
+
+
+def test_connection_list_show_remove() -> None:
+    from koppel.clikit import runtime
+    from koppel.organizations.connections import create_connection
+
+    koppel("org", "create", "--slug", "contoso", "--name", "Contoso", "--json")
+    rt = runtime()
+    with rt.transaction() as session:
+        created = create_connection(
+            session=session,
+            secret_box=rt.secret_box,
+            org="contoso",
+            kind="oidc",
+            name="Google",
+            secrets={"client_secret": "x/y+z"},
+            now=rt.now(),
+        )
+        connection_id = created.id
+    listed = koppel("connection", "list", "--org", "contoso", "--json")
+    assert [(c["name"], c["secrets_set"]) for c in listed] == [("Google", ["client_secret"])]
+    assert "x/y+z" not in json.dumps(listed)
+    assert koppel("connection", "show", "--connection", connection_id, "--json")["kind"] == "oidc"
+    koppel("connection", "remove", "--connection", connection_id, "--json")
+    assert koppel("connection", "list", "--org", "contoso", "--json") == []
+    missing = koppel("connection", "show", "--connection", connection_id, ok=False)
+    assert "no connection" in missing.output

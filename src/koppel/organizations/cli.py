@@ -66,3 +66,60 @@ def add_domain(
         service.add_domain(session=session, ref=org, domain=domain, now=rt.now())
         out = _out(service.get_organization(session=session, ref=org))
     emit(out, as_json=as_json)
+
+
+connection_app = typer.Typer(help="Connections: each organization's identity sources.", no_args_is_help=True)
+CONNECTION_COLUMNS = ("id", "org_id", "kind", "name", "status", "last_error")
+
+
+def connection_out(connection: Any) -> dict[str, Any]:
+    """A connection as the CLI prints it (secrets by name only)."""
+    from koppel.organizations.connections import secret_names
+    from koppel.organizations.schemas import ConnectionOut
+
+    out = ConnectionOut.model_validate(connection)
+    out.secrets_set = secret_names(secret_box=runtime().secret_box, connection=connection)
+    return out.model_dump(mode="json")
+
+
+@connection_app.command("list")
+@readable_errors
+def connection_list(
+    org: str = typer.Option(..., "--org", help="Organization id or slug."), as_json: bool = JsonOption
+) -> None:
+    """List an organization's connections with their status."""
+    from koppel.organizations.connections import list_connections
+
+    with runtime().transaction() as session:
+        org_id = service.get_organization(session=session, ref=org).id
+        rows = [connection_out(c) for c in list_connections(session=session, org_id=org_id)]
+    emit(rows, as_json=as_json, columns=CONNECTION_COLUMNS, title="Connections")
+
+
+@connection_app.command("show")
+@readable_errors
+def connection_show(
+    connection: str = typer.Option(..., "--connection", help="Connection id."), as_json: bool = JsonOption
+) -> None:
+    """Show one connection: status, last error, settings."""
+    from koppel.organizations.connections import get_connection
+
+    with runtime().transaction() as session:
+        out = connection_out(get_connection(session=session, connection_id=connection))
+    emit(out, as_json=as_json)
+
+
+@connection_app.command("remove")
+@readable_errors
+def connection_remove(
+    connection: str = typer.Option(..., "--connection", help="Connection id."), as_json: bool = JsonOption
+) -> None:
+    """Remove a connection and the users and groups it brought (with events)."""
+    from koppel.organizations.connections import delete_connection, get_connection
+
+    rt = runtime()
+    with rt.transaction() as session:
+        delete_connection(
+            session=session, connection=get_connection(session=session, connection_id=connection), now=rt.now()
+        )
+    emit({"removed": connection}, as_json=as_json)
