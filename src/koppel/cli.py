@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 
+from entra_simulator.cli import app as simulator_app
 from koppel.apikeys.cli import apikey_app
 from koppel.clikit import JsonOption, emit, runtime
 from koppel.events.cli import webhook_app
@@ -24,6 +25,7 @@ app.add_typer(org_app, name="org")
 app.add_typer(connection_app, name="connection")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(webhook_app, name="webhook")
+app.add_typer(simulator_app, name="simulator")
 app.command("worker")(worker)
 
 
