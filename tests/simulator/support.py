@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from entra_simulator.app import create_app
+from entra_simulator.keys import KeySet
 from entra_simulator.seed import load
 from entra_simulator.server import RunningServer, TlsFiles
 from entra_simulator.state import Settings, Simulator
@@ -202,8 +203,8 @@ class SimulatorHandle:
         return httpx.Client(base_url=self.url, verify=verify, timeout=30, **kwargs)
 
 
-def new_simulator(seed: dict[str, Any], settings: Settings | None = None) -> Simulator:
-    return Simulator(directory=load(seed), settings=settings or Settings())
+def new_simulator(seed: dict[str, Any], settings: Settings | None = None, keys: KeySet | None = None) -> Simulator:
+    return Simulator(directory=load(seed), settings=settings or Settings(), keys=keys or KeySet())
 
 
 @contextmanager
