@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from koppel.events.errors import InvalidWebhook, WebhookDeliveryNotFound, WebhookEndpointNotFound
 from koppel.events.models import Event, WebhookDelivery, WebhookEndpoint
 from koppel.events.signing import new_secret
-from koppel.organizations.models import Organization
+from koppel.organizations.service import get_organization
 from koppel.security.crypto import SecretBox
 
 TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*(\.\*)?$|^\*$")
@@ -48,10 +48,7 @@ def check_types(types: Sequence[str]) -> list[str]:
 
 def resolve_org(*, session: Session, org: str) -> str:
     """An organization id from its id or slug."""
-    found = session.scalar(select(Organization.id).where(or_(Organization.id == org, Organization.slug == org)))
-    if found is None:
-        raise InvalidWebhook(f"no organization {org!r}; give an organization id or slug", field="org")
-    return found
+    return get_organization(session=session, ref=org).id
 
 
 def create_endpoint(
