@@ -19,8 +19,10 @@ from koppel.ops.routes import Metrics, MetricsMiddleware
 from koppel.ops.routes import router as ops_router
 from koppel.organizations.routes import router as organizations_router
 from koppel.roles.routes import router as roles_router
+from koppel.scim.routes import router as scim_router
 from koppel.security.crypto import SecretBox
 from koppel.settings import Settings
+from koppel.sso.routes import router as sso_router
 
 
 def create_app(
@@ -48,4 +50,6 @@ def create_app(
     app.include_router(roles_router)
     app.include_router(events_router)
     app.include_router(webhooks_router)
+    app.include_router(scim_router)
+    app.include_router(sso_router)
     return app
