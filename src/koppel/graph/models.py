@@ -25,8 +25,11 @@ class GraphSyncState(Base):
     connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True)
     groups_delta_link: Mapped[str | None] = mapped_column(Text)
     users_delta_link: Mapped[str | None] = mapped_column(Text)
+    # Groups whose membership the groups delta follows: the scoped ones, plus nested ones when transitive.
+    tracked_groups: Mapped[list[str]] = mapped_column(JSONType, default=list)
     last_full_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class GraphSyncRun(Base):
@@ -45,9 +48,15 @@ class GraphSyncRun(Base):
     updated: Mapped[int] = mapped_column(Integer, default=0)
     deactivated: Mapped[int] = mapped_column(Integer, default=0)
     graph_requests: Mapped[int] = mapped_column(Integer, default=0)
+    # Progress of a long first sync: members expected (Graph's @odata.count) and processed so far.
+    expected: Mapped[int | None] = mapped_column(Integer)
+    processed: Mapped[int] = mapped_column(Integer, default=0)
+    # Further counts: reactivated, deleted, members_added, members_removed, groups_*.
+    counts: Mapped[dict[str, int]] = mapped_column(JSONType, default=dict)
     errors: Mapped[list[str]] = mapped_column(JSONType, default=list)
     # For awaiting_approval: who would go, and the changes/delta links applied on approval.
     pending: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    decided_by: Mapped[str | None] = mapped_column(String(200))
 
     __table_args__ = (Index("ix_graph_sync_runs_connection_started", "connection_id", "started_at"),)
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-30 23:39:46.253758
+Create Date: 2026-11-30 23:44:58.799449
 """
 
 from __future__ import annotations
@@ -357,8 +357,12 @@ def upgrade() -> None:
         sa.Column("updated", sa.Integer(), nullable=False),
         sa.Column("deactivated", sa.Integer(), nullable=False),
         sa.Column("graph_requests", sa.Integer(), nullable=False),
+        sa.Column("expected", sa.Integer(), nullable=True),
+        sa.Column("processed", sa.Integer(), nullable=False),
+        sa.Column("counts", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False),
         sa.Column("errors", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False),
         sa.Column("pending", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=True),
+        sa.Column("decided_by", sa.String(length=200), nullable=True),
         sa.ForeignKeyConstraint(
             ["connection_id"],
             ["connections.id"],
@@ -378,8 +382,12 @@ def upgrade() -> None:
         sa.Column("connection_id", sa.String(length=36), nullable=False),
         sa.Column("groups_delta_link", sa.Text(), nullable=True),
         sa.Column("users_delta_link", sa.Text(), nullable=True),
+        sa.Column(
+            "tracked_groups", sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"), nullable=False
+        ),
         sa.Column("last_full_sync_at", koppel.db.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_success_at", koppel.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_check_at", koppel.db.base.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["connection_id"],
             ["connections.id"],
