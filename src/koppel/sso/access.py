@@ -9,6 +9,7 @@ which goes through ``directory.service.apply_changes``, the directory's only wri
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -62,7 +63,13 @@ def _has_directory_sync(session: Session, org_id: str) -> bool:
 
 
 def resolve_user(
-    *, session: Session, org: Organization, config: UpstreamConfig, identity: UpstreamIdentity, now: datetime
+    *,
+    session: Session,
+    org: Organization,
+    config: UpstreamConfig,
+    identity: UpstreamIdentity,
+    enrich: Callable[[UpstreamIdentity], UpstreamIdentity] | None = None,
+    now: datetime,
 ) -> DirectoryUser:
     user = _find_user(session, org.id, config, identity)
     if user is not None and user.status != "active":
@@ -74,7 +81,7 @@ def resolve_user(
             "not_in_directory",
             "your account is not in the organization's synced directory; ask your IT admin to add you",
         )
-    return _create_jit(session, org, config, identity, now)
+    return _create_jit(session, org, config, enrich(identity) if enrich else identity, now)
 
 
 def _find_user(

@@ -119,6 +119,7 @@ def callback(
             identity=done.identity,
             now=now,
             resolve_overage=lambda identity: _overage(fetcher, config, settings, identity),
+            enrich=lambda identity: _profile(fetcher, config, settings, identity, done.access_token),
         )
         return sso_session, done.request
     except KoppelError as exc:
@@ -133,3 +134,17 @@ def _overage(
     if not config.is_entra:
         return []
     return graph.overage_groups(fetcher=fetcher, config=config, graph_url=settings.graph_url, user_oid=identity.subject)
+
+
+def _profile(
+    fetcher: UpstreamFetcher,
+    config: UpstreamConfig,
+    settings: Settings,
+    identity: UpstreamIdentity,
+    access_token: str | None,
+) -> UpstreamIdentity:
+    if not config.is_entra:
+        return identity
+    return graph.with_profile(
+        fetcher=fetcher, graph_url=settings.graph_url, access_token=access_token, identity=identity
+    )

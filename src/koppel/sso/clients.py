@@ -81,3 +81,11 @@ def client_view(client: SsoClient, *, secret: str | None = None) -> dict[str, An
     if secret is not None:
         out["client_secret"] = secret
     return out
+
+
+def entry_client(*, session: Session, client_id: str | None) -> SsoClient | None:
+    """The client an entry link starts: the one named, else the only one with an initiate-login URI."""
+    if client_id:
+        return find_client(session=session, client_id=client_id)
+    starters = [c for c in list_clients(session=session) if c.initiate_login_uri]
+    return starters[0] if len(starters) == 1 else None

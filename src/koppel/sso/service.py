@@ -27,6 +27,7 @@ from koppel.sso.upstream.config import UpstreamConfig
 
 SESSION_LIFETIME = timedelta(hours=12)
 OverageResolver = Callable[[UpstreamIdentity], list[tuple[str, str | None]]]
+Enricher = Callable[[UpstreamIdentity], UpstreamIdentity]
 
 
 def complete_login(
@@ -35,6 +36,7 @@ def complete_login(
     config: UpstreamConfig,
     identity: UpstreamIdentity,
     resolve_overage: OverageResolver,
+    enrich: Enricher | None = None,
     now: datetime,
 ) -> SsoSession:
     org = session.get_one(Organization, config.org_id)
@@ -52,7 +54,7 @@ def complete_login(
     if decision.denied:
         raise LoginFailed("no_role", "none of your groups has a role in this app; ask your IT admin for access")
     with session.begin_nested():  # a refused user leaves no JIT record behind
-        user = resolve_user(session=session, org=org, config=config, identity=identity, now=now)
+        user = resolve_user(session=session, org=org, config=config, identity=identity, enrich=enrich, now=now)
         sso_session = SsoSession(
             org_id=org.id,
             user_id=user.id,

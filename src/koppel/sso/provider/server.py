@@ -80,6 +80,9 @@ class ProviderServer(AuthorizationServer):  # type: ignore[misc]
                 )
             )
 
+    def create_oauth2_request(self, request: OAuth2Request) -> OAuth2Request:
+        return request  # routes build a PlainRequest already
+
     def handle_response(self, status: int, body: Any, headers: list[tuple[str, str]]) -> Response:
         return status, body, list(headers)
 

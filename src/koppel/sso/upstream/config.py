@@ -22,6 +22,8 @@ from koppel.sso.protocol.entra import EntraAuthority, parse_identity_provider
 
 CUSTOMER_APP = "customer_app"
 DEFAULT_SCOPES = ("openid", "profile", "email")
+# User.Read: Entra ID tokens lack given/family name; a JIT user's profile is read once from Graph /me.
+ENTRA_SCOPES = (*DEFAULT_SCOPES, "User.Read")
 
 
 @dataclass(frozen=True)
@@ -98,5 +100,6 @@ def _entra(
         client_secret=secret,
         tenant_id=authority.tenant_id or s.get("tenant_id"),
         claim_mapping=ENTRA_MAPPING,
+        scopes=ENTRA_SCOPES,
         **base,  # type: ignore[arg-type]
     )

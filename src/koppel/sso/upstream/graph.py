@@ -7,7 +7,10 @@ sync reads them: seed 000), following ``@odata.nextLink`` verbatim (§8.4).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from koppel.errors import UpstreamError
+from koppel.sso.protocol.claims import UpstreamIdentity
 from koppel.sso.protocol.entra import groups_from_member_of
 from koppel.sso.upstream.config import UpstreamConfig
 from koppel.sso.upstream.fetcher import UpstreamFetcher
@@ -37,3 +40,25 @@ def overage_groups(
         groups.extend(groups_from_member_of(page))
         url = page.get("@odata.nextLink")
     raise UpstreamError("Microsoft Graph kept paging the user's groups; giving up after 50 pages")
+
+
+def with_profile(
+    *, fetcher: UpstreamFetcher, graph_url: str, access_token: str | None, identity: UpstreamIdentity
+) -> UpstreamIdentity:
+    """Fill given/family name from Graph ``/me`` (spec §8.3): Entra ID tokens carry them only as
+    optional claims (§7.2). Asked once, when a user is created just in time."""
+    if not access_token or (identity.given_name and identity.family_name):
+        return identity
+    try:
+        me = fetcher.get_json(
+            f"{graph_url}/v1.0/me?$select=givenName,surname,mail",
+            what="the user's profile from Microsoft Graph",
+            headers={"Authorization": f"Bearer {access_token}"},
+        )
+    except UpstreamError:
+        return identity  # names are a nicety; the login does not fail for them
+    return replace(
+        identity,
+        given_name=identity.given_name or me.get("givenName"),
+        family_name=identity.family_name or me.get("surname"),
+    )
