@@ -6,18 +6,28 @@ import uuid
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from entra_simulator.admin import router as admin_router
 from entra_simulator.errors import AadError, GraphError
-from entra_simulator.fault_middleware import FaultMiddleware
+from entra_simulator.fault_middleware import RAW_SEND, FaultMiddleware
 from entra_simulator.oidc import admin_consent, authorize
 from entra_simulator.oidc import routes as oidc_routes
 from entra_simulator.oidc.http import aad_error_response
 from entra_simulator.state import Simulator
 
 
+class SimulatorApp(FastAPI):
+    """FastAPI that keeps the server's own ``send`` in the scope, so a fault can drop the connection."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope[RAW_SEND] = send
+        await super().__call__(scope, receive, send)
+
+
 def create_app(sim: Simulator) -> FastAPI:
-    app = FastAPI(title="Entra ID simulator", docs_url=None, redoc_url=None, openapi_url=None)
+    app = SimulatorApp(title="Entra ID simulator", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.sim = sim
     app.add_exception_handler(AadError, _aad_error)  # type: ignore[arg-type]
     app.add_exception_handler(GraphError, _graph_error)  # type: ignore[arg-type]

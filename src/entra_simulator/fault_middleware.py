@@ -36,9 +36,10 @@ class FaultMiddleware:
         elif rule.kind in ("throttle", "error"):
             await _error_response(send, rule, path)
         elif rule.kind == "drop":
-            raise ConnectionAbortedError("fault: dropped connection")
+            if not abort_connection(scope):
+                raise ConnectionAbortedError("fault: dropped connection")
         else:
-            await self.app(scope, receive, _truncating(send))
+            await self.app(scope, receive, _truncating(scope, send))
 
     def _tenant_of(self, scope: Scope, path: str) -> str | None:
         if path.startswith("/v1.0"):
@@ -70,14 +71,40 @@ async def _error_response(send: Send, rule: FaultRule, path: str) -> None:
     await send({"type": "http.response.body", "body": data})
 
 
-def _truncating(send: Send) -> Send:
-    """Send the real headers (with the full Content-Length), half the body, then break the connection."""
+RAW_SEND = "entra_simulator.raw_send"
+
+
+def abort_connection(scope: Scope) -> bool:
+    """Close the TCP connection under this request, as a dropped connection looks to the client.
+
+    ASGI has no "abort"; uvicorn's ``send`` is a method of its per-request cycle, which holds the transport
+    (the app stores the server's own ``send`` in the scope under RAW_SEND). Marking the cycle disconnected
+    keeps uvicorn from answering 500 on the closed socket. False when not under uvicorn (e.g. TestClient).
+    """
+    cycle = getattr(scope.get(RAW_SEND), "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if transport is None or not hasattr(cycle, "disconnected"):
+        return False
+    transport.close()
+    cycle.disconnected = True
+    return True
+
+
+def _truncating(scope: Scope, send: Send) -> Send:
+    """Send the real headers (with the full Content-Length), half the body, then close the connection."""
+    aborted = False
 
     async def wrapped(message: Message) -> None:
+        nonlocal aborted
+        if aborted:
+            return
         if message["type"] == "http.response.body":
             body = message.get("body", b"")
             await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
-            raise ConnectionAbortedError("fault: truncated body")
+            aborted = abort_connection(scope)
+            if not aborted:
+                raise ConnectionAbortedError("fault: truncated body")
+            return
         await send(message)
 
     return wrapped
