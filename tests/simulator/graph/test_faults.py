@@ -88,10 +88,6 @@ def test_truncated_body_breaks_the_response(server: SimulatorHandle) -> None:
         assert http.get("/v1.0/users", headers=headers).status_code == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fault_middleware raises before the response starts, so Starlette answers 500 instead of dropping",
-)
 def test_dropped_connection_is_a_transport_error(server: SimulatorHandle) -> None:
     with server.http() as http:
         headers = _token(http)
