@@ -15,6 +15,7 @@ from koppel.clikit import JsonOption, emit, runtime
 from koppel.events.cli import webhook_app
 from koppel.jobs.cli import worker
 from koppel.organizations.cli import connection_app, org_app
+from koppel.sso.cli import client_app, register_connection_commands
 
 app = typer.Typer(help="koppel: Microsoft 365 / Entra ID integration for your SaaS app.", no_args_is_help=True)
 config_app = typer.Typer(help="Configuration.", no_args_is_help=True)
@@ -22,7 +23,8 @@ db_app = typer.Typer(help="Database.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 app.add_typer(org_app, name="org")
-app.add_typer(connection_app, name="connection")
+app.add_typer(register_connection_commands(connection_app), name="connection")
+app.add_typer(client_app, name="client")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(webhook_app, name="webhook")
 app.add_typer(simulator_app, name="simulator")
