@@ -16,6 +16,7 @@ from koppel.events.cli import webhook_app
 from koppel.jobs.cli import worker
 from koppel.organizations.cli import connection_app, org_app
 from koppel.sso.cli import client_app, register_connection_commands
+from koppel.scim.cli import scim_app
 
 app = typer.Typer(help="koppel: Microsoft 365 / Entra ID integration for your SaaS app.", no_args_is_help=True)
 config_app = typer.Typer(help="Configuration.", no_args_is_help=True)
@@ -27,6 +28,7 @@ app.add_typer(register_connection_commands(connection_app), name="connection")
 app.add_typer(client_app, name="client")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(webhook_app, name="webhook")
+app.add_typer(scim_app, name="scim")
 app.add_typer(simulator_app, name="simulator")
 app.command("worker")(worker)
 

@@ -177,7 +177,7 @@ def _describe(req: ScimRequest) -> tuple[str, str | None, str | None]:
     verb = {"GET": "get" if len(seg) > 1 else "query", "POST": "create", "PUT": "replace", "PATCH": "patch"}.get(
         req.method, "delete"
     )
-    return f"{verb} {rtype}", rtype, seg[1] if len(seg) > 1 else None
+    return f"{verb} {rtype}{'s' if verb == 'query' else ''}", rtype, seg[1] if len(seg) > 1 else None
 
 
 def _log_record(req: ScimRequest, out: Outcome) -> service.LogRecord:
