@@ -64,7 +64,7 @@ def _run(ctx: typer.Context, as_json: bool, call: Callable[[AdminClient], Any], 
         if as_json:
             print(json.dumps({"error": str(exc)}), file=sys.stderr)
         else:
-            err_console.print(f"[red]error:[/red] {exc}")
+            err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
         raise typer.Exit(1) from exc
     if as_json:
         print(json.dumps(result))

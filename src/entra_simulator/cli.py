@@ -31,7 +31,7 @@ def fail(message: str, as_json: bool) -> typer.Exit:
     if as_json:
         print(json.dumps({"error": message}), file=sys.stderr)
     else:
-        err_console.print(f"[red]error:[/red] {message}")
+        err_console.print(f"[red]error:[/red] {message}", soft_wrap=True)
     return typer.Exit(1)
 
 

@@ -71,7 +71,7 @@ class RunningServer:
             log_level="warning",
             access_log=False,
             lifespan="off",
-            timeout_graceful_shutdown=2,
+            timeout_graceful_shutdown=1,
             ssl_certfile=str(tls.cert_chain) if tls else None,
             ssl_keyfile=str(tls.private_key) if tls else None,
         )

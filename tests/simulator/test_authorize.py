@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 from fastapi.testclient import TestClient
 
+from entra_simulator.state import Simulator
 from tests.simulator.conftest import claims_of, form_value, redirect_params
 from tests.simulator.flows import authorize, pkce_pair, redeem, sign_in, submit_login
 from tests.simulator.support import (
@@ -148,3 +149,12 @@ def test_logout_clears_the_session_and_redirects_only_to_registered_uris(client:
     elsewhere = client.get(f"/{TENANT_ID}/oauth2/v2.0/logout?post_logout_redirect_uri=https://evil.example/")
     assert elsewhere.status_code == 200
     assert PASSWORD not in elsewhere.text
+
+
+def test_picking_an_account_signs_in_without_a_password(client: TestClient, sim: Simulator) -> None:
+    page = authorize(client)
+    user = sim.directory.tenants[TENANT_ID].find_user(USER_UPN)
+    assert user is not None and f'value="{user.id}"' in page.text
+    action = re.findall(r'<form method="post" action="([^"]+)"', page.text)[0]
+    params = redirect_params(client.post(action, data={"ctx": form_value(page.text, "ctx"), "pick": user.id}))
+    assert claims_of(redeem(client, params["code"]).json()["id_token"])["oid"] == user.id

@@ -195,3 +195,17 @@ def test_rotate_keys_command(served: dict[str, Any]) -> None:
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["signing_kid"]
+
+
+def test_koppel_mounts_the_simulator_commands() -> None:
+    from koppel.cli import app as koppel_app
+
+    result = runner.invoke(koppel_app, ["simulator", "generate", "--users", "2", "--groups", "1", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.stdout)["tenants"][0]["users"]) == 2
+
+
+def test_serve_explains_a_missing_seed_file(tmp_path: Path) -> None:
+    result = runner.invoke(cli_app, ["serve", "--seed", str(tmp_path / "missing.yaml"), "--port", "0"])
+    assert result.exit_code == 1
+    assert "not found" in result.output and "simulator generate" in result.output
