@@ -131,8 +131,11 @@ def test_code_is_single_use_and_bad_codes_are_invalid_grant(client: TestClient) 
     assert redeem(client, code).status_code == 200
     reused = redeem(client, code).json()
     assert reused["error"] == "invalid_grant" and reused["error_codes"] == [54005]
-    bogus = redeem(client, "1.Anot-a-code").json()
-    assert bogus["error"] == "invalid_grant" and bogus["error_codes"] == [9002313]
+    malformed = redeem(client, "not-a-code").json()
+    assert malformed["error"] == "invalid_grant" and malformed["error_codes"] == [9002313]
+    unknown = redeem(client, code[:-6] + "abcdef").json()
+    assert unknown["error_codes"] == [70000]
+    assert unknown["error_description"].startswith("AADSTS70000: The provided value for the 'code' parameter")
 
 
 def test_redirect_uri_must_match_at_redemption(client: TestClient) -> None:
@@ -161,10 +164,20 @@ def test_refresh_token_grant(client: TestClient) -> None:
             "grant_type": "refresh_token",
             "client_id": WEB_APP_ID,
             "client_secret": WEB_SECRET,
-            "refresh_token": "0.Anope",
+            "refresh_token": "nope",
         },
     ).json()
     assert bad["error"] == "invalid_grant" and bad["error_codes"] == [9002313]
+    other_client = client.post(
+        TOKEN,
+        data={
+            "grant_type": "refresh_token",
+            "client_id": API_APP_ID,
+            "client_secret": API_SECRET,
+            "refresh_token": tokens["refresh_token"],
+        },
+    ).json()
+    assert other_client["error_codes"] == [70000]
 
 
 def _api_token(client: TestClient) -> str:

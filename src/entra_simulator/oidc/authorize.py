@@ -17,7 +17,7 @@ from entra_simulator.errors import AadError
 from entra_simulator.model import PermissionGrant, Tenant, User
 from entra_simulator.oidc import admin_consent, interaction
 from entra_simulator.oidc.discovery import SPECIAL_TENANTS
-from entra_simulator.oidc.grants import missing_consent
+from entra_simulator.oidc.grants import CODE_PREFIX, missing_consent
 from entra_simulator.oidc.http import origin, sim_of, unknown_tenant
 from entra_simulator.oidc.pages import error_page, error_params, render, respond
 from entra_simulator.oidc.redirects import check_redirect_uri
@@ -185,7 +185,7 @@ async def consent(segment: str, request: Request) -> Response:
 
 def issue_code(sim: Simulator, ctx_id: str, tenant: Tenant, user: User) -> Response:
     ctx = sim.pending.pop(ctx_id)
-    code = "1.A" + secrets.token_urlsafe(64)
+    code = CODE_PREFIX + secrets.token_urlsafe(64)
     sim.codes[code] = {
         **ctx,
         "tenant": tenant.id,

@@ -22,10 +22,20 @@ from entra_simulator.state import Simulator
 
 OBO_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 CODE_LIFETIME = 600
+CODE_PREFIX = "1.A"  # what Entra's codes and refresh tokens start with
+REFRESH_PREFIX = "0.A"
 
 
 def invalid_grant(code: int, message: str, **extra: Any) -> AadError:
     return AadError("invalid_grant", code, message, **extra)
+
+
+def unknown_grant(value: str, parameter: str, prefix: str) -> AadError:
+    """A code or refresh token in the right format that is unknown, used up or someone else's gives AADSTS70000;
+    one that cannot even be parsed AADSTS9002313 (both as observed from Entra)."""
+    if value.startswith(prefix) and len(value) > 40:
+        return invalid_grant(70000, f"The provided value for the '{parameter}' parameter is not valid.")
+    return invalid_grant(9002313, "Invalid request. Request is malformed or invalid.")
 
 
 def client_credentials(sim: Simulator, iss: Issuer, client: AuthenticatedClient, form: dict[str, str]) -> dict:
@@ -81,7 +91,7 @@ def user_tokens(
         sim, iss, client.app, request.resource, user, sorted(scopes), client.appidacr
     )
     if "offline_access" in request.oidc:
-        rt = "0.A" + secrets.token_urlsafe(48)
+        rt = REFRESH_PREFIX + secrets.token_urlsafe(48)
         sim.refresh_tokens[rt] = {"tenant": iss.tenant.id, "user": user.id, "client": client.app.app_id}
         body["refresh_token"] = rt
     if "openid" in request.oidc:
@@ -105,7 +115,7 @@ def _pkce_ok(challenge: str | None, method: str | None, verifier: str | None) ->
 def authorization_code(sim: Simulator, iss: Issuer, client: AuthenticatedClient, form: dict[str, str]) -> dict:
     code = sim.codes.get(form.get("code", ""))
     if code is None or code["client_id"] != client.app.app_id or code["tenant"] != iss.tenant.id:
-        raise invalid_grant(9002313, "Invalid request. Request is malformed or invalid.")
+        raise unknown_grant(form.get("code", ""), "code", CODE_PREFIX)
     if code.get("used"):
         raise invalid_grant(
             54005,
@@ -140,7 +150,7 @@ def authorization_code(sim: Simulator, iss: Issuer, client: AuthenticatedClient,
 def refresh_token(sim: Simulator, iss: Issuer, client: AuthenticatedClient, form: dict[str, str]) -> dict:
     grant = sim.refresh_tokens.get(form.get("refresh_token", ""))
     if grant is None or grant["client"] != client.app.app_id or grant["tenant"] != iss.tenant.id:
-        raise invalid_grant(9002313, "Invalid request. Request is malformed or invalid.")
+        raise unknown_grant(form.get("refresh_token", ""), "refresh_token", REFRESH_PREFIX)
     user = iss.tenant.users.get(grant["user"])
     if user is None or not user.enabled:
         raise invalid_grant(50057, "The user account is disabled.")
