@@ -15,6 +15,7 @@ from koppel.db.engine import make_engine, make_session_factory
 from koppel.directory.routes import router as directory_router
 from koppel.events.routes import router as events_router
 from koppel.events.webhook_routes import router as webhooks_router
+from koppel.graph.routes import router as graph_router
 from koppel.ops.routes import Metrics, MetricsMiddleware
 from koppel.ops.routes import router as ops_router
 from koppel.organizations.routes import router as organizations_router
@@ -50,6 +51,7 @@ def create_app(
     app.include_router(roles_router)
     app.include_router(events_router)
     app.include_router(webhooks_router)
+    app.include_router(graph_router)
     app.include_router(scim_router)
     app.include_router(sso_router)
     return app

@@ -23,22 +23,44 @@ GROUP_SELECT = "id,displayName,description,securityEnabled,mailEnabled,groupType
 PAGE_SIZE = 999  # the maximum for directory objects (spec §8.4, I-G999)
 
 
+FILTER_IDS = 15  # Graph takes at most 15 'or' clauses in a $filter on directory objects
+# Sent on the first page only (spec §8.4: clients do not replay it on nextLink): Graph then adds
+# @odata.count, which drives the progress bar of a long first sync.
+COUNT_HEADERS = {"ConsistencyLevel": "eventual"}
+
+
 def members_url(graph: str, group_id: str, *, transitive: bool) -> str:
-    """First page of a group's (direct or transitive) members with the user ``$select``."""
+    """First page of a group's (direct or transitive) members with the user ``$select`` and a count."""
     segment = "transitiveMembers" if transitive else "members"
-    query = urlencode({"$select": USER_SELECT, "$top": PAGE_SIZE}, safe="$,")
+    query = urlencode({"$select": USER_SELECT, "$top": PAGE_SIZE, "$count": "true"}, safe="$,")
     return f"{graph}/v1.0/groups/{quote(group_id)}/{segment}?{query}"
+
+
+def users_by_id_url(graph: str, user_ids: Iterable[str]) -> str:
+    """Users by object id (at most ``FILTER_IDS``), for members a delta round added (§8.3)."""
+    flt = " or ".join(f"id eq '{u}'" for u in user_ids)
+    query = urlencode({"$select": USER_SELECT, "$filter": flt}, safe="$,'")
+    return f"{graph}/v1.0/users?{query}"
 
 
 def group_url(graph: str, group_id: str) -> str:
     return f"{graph}/v1.0/groups/{quote(group_id)}?$select={GROUP_SELECT}"
 
 
+DELTA_FILTER_MAX = 50
+
+
 def groups_delta_url(graph: str, group_ids: Iterable[str]) -> str:
-    """A new delta round over the scoped groups only (``$filter=id eq`` takes ≤50 ids, §8.5)."""
-    ids = sorted(group_ids)[:50]
+    """A delta link "from now" over the given groups (``$filter=id eq`` takes ≤50 ids, §8.5).
+
+    ``$deltatoken=latest`` skips the backlog: the members were just listed by a full run.
+    """
+    ids = sorted(group_ids)[:DELTA_FILTER_MAX]
     flt = " or ".join(f"id eq '{g}'" for g in ids)
-    query = urlencode({"$select": "displayName,description,members", "$filter": flt}, safe="$,'")
+    query = urlencode(
+        {"$select": "displayName,description,securityEnabled,members", "$filter": flt, "$deltatoken": "latest"},
+        safe="$,'",
+    )
     return f"{graph}/v1.0/groups/delta?{query}"
 
 
@@ -53,6 +75,7 @@ class Page:
     items: list[dict[str, Any]]
     next_link: str | None
     delta_link: str | None
+    count: int | None = None  # @odata.count, on the first page when asked for
 
 
 def parse_page(body: Any) -> Page:
@@ -60,7 +83,10 @@ def parse_page(body: Any) -> Page:
     if not isinstance(body, dict) or not isinstance(body.get("value"), list):
         raise ValueError("Graph answered a collection request without a 'value' list")
     items = [item for item in body["value"] if isinstance(item, dict)]
-    return Page(items, body.get("@odata.nextLink"), body.get("@odata.deltaLink"))
+    count = body.get("@odata.count")
+    return Page(
+        items, body.get("@odata.nextLink"), body.get("@odata.deltaLink"), count if isinstance(count, int) else None
+    )
 
 
 def is_user(item: dict[str, Any]) -> bool:
@@ -80,6 +106,7 @@ class GroupDelta:
 
     group_id: str
     removed: bool = False
+    props: dict[str, Any] = field(default_factory=dict)  # displayName etc. as the round last showed them
     added_users: set[str] = field(default_factory=set)
     removed_users: set[str] = field(default_factory=set)
     added_groups: set[str] = field(default_factory=set)
@@ -91,6 +118,7 @@ def merge_group_delta(into: dict[str, GroupDelta], item: dict[str, Any]) -> None
     delta = into.setdefault(str(item["id"]), GroupDelta(str(item["id"])))
     if removed_reason(item) is not None:
         delta.removed = True
+    delta.props.update({k: v for k, v in item.items() if not k.startswith("@") and k != "members@delta"})
     for member in item.get("members@delta") or []:
         mid, gone = str(member["id"]), removed_reason(member) is not None
         group = member.get("@odata.type") == GROUP_TYPE
