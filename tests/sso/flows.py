@@ -125,3 +125,15 @@ class HostApp:
             **overrides,
         }
         return koppel.post("/oauth2/token", data=data, auth=(self.client_id, self.client_secret))
+
+
+def sign_in(koppel: TestClient, idp: httpx.Client, host: HostApp, login: str, password: str, **params: str) -> Any:
+    """One complete login; returns the token response (or the page where it stopped).
+
+    Each login is a new authorization request (fresh state, nonce and PKCE), as a library makes it.
+    """
+    host = HostApp(host.client_id, host.client_secret, host.redirect_uri)
+    landed = Browser(koppel, idp, entra_login(login, password)).go(host.authorize_url(**params))
+    if not str(landed.request.url).startswith(host.redirect_uri):
+        return landed
+    return host.redeem(koppel, host.code_from(landed))

@@ -129,11 +129,15 @@ def groups_seen(*, session: Session, org_id: str) -> list[dict[str, Any]]:
         row["last_seen_at"] = s.last_seen_at.isoformat()
         if row["source"] == "sync":
             row["source"] = "sync+login"
-    mapped = dict(
-        session.execute(select(RoleMapping.group_key, RoleMapping.role).where(RoleMapping.org_id == org_id)).all()
-    )
-    for row in rows.values():
-        row["mapped_role"] = mapped.get(row["group_key"])
+    mapped = {
+        key.casefold(): role
+        for key, role in session.execute(
+            select(RoleMapping.group_key, RoleMapping.role).where(RoleMapping.org_id == org_id)
+        )
+    }
+    for row in rows.values():  # a mapping names the group by id or by name (roles.evaluate)
+        names = [row["group_key"], row["name"], row.get("sam_account_name")]
+        row["mapped_role"] = next((mapped[n.casefold()] for n in names if n and n.casefold() in mapped), None)
     return sorted(rows.values(), key=lambda r: ((r["name"] or "").casefold(), r["group_key"]))
 
 
