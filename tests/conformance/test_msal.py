@@ -89,7 +89,8 @@ def test_wrong_secret_comes_back_as_aadsts_7000215(simulator: SimulatorHandle) -
 
 
 def sign_in(simulator: SimulatorHandle, auth_uri: str, upn: str = USER_UPN) -> dict[str, str]:
-    """Drive the login page over HTTP as a browser would and return the redirect's query parameters."""
+    """Drive the login page over HTTP as a browser would and return the parameters sent back to the app
+    (redirect query, or the fields of the form_post page)."""
     with simulator.http() as browser:
         page = browser.get(auth_uri)
         assert page.status_code == 200, page.text
@@ -98,6 +99,9 @@ def sign_in(simulator: SimulatorHandle, auth_uri: str, upn: str = USER_UPN) -> d
         done = browser.post(
             re.findall(r'action="([^"]+)"', page.text)[0], data={"ctx": ctx.group(1), "login": upn, "passwd": PASSWORD}
         )
+    if done.status_code == 200:  # response_mode=form_post: the auto-submitting form carries the answer
+        assert re.search(r'<form method="POST" name="hiddenform" action="([^"]+)"', done.text).group(1) == REDIRECT_URI
+        return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', done.text))
     assert done.status_code == 302, done.text
     location = urlsplit(done.headers["location"])
     assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT_URI
@@ -128,7 +132,9 @@ def test_on_behalf_of(simulator: SimulatorHandle) -> None:
     web = msal.ConfidentialClientApplication(
         WEB_APP_ID, client_credential=WEB_SECRET, authority=simulator.authority(), instance_discovery=False
     )
-    flow = web.initiate_auth_code_flow([f"{API_URI}/access_as_user"], redirect_uri=REDIRECT_URI)
+    flow = web.initiate_auth_code_flow(
+        [f"{API_URI}/access_as_user"], redirect_uri=REDIRECT_URI, response_mode="form_post"
+    )
     api_token = web.acquire_token_by_auth_code_flow(flow, sign_in(simulator, flow["auth_uri"]))
     assert "access_token" in api_token, api_token
     assert _decode(api_token["access_token"])["aud"] == API_URI
