@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from koppel.errors import InvalidInput, NotFound
-from koppel.security.tokens import generate_token, hash_token
+from koppel.security.tokens import generate_token, hash_token, token_matches
 from koppel.sso.models import SsoClient
 
 
@@ -89,3 +89,7 @@ def entry_client(*, session: Session, client_id: str | None) -> SsoClient | None
         return find_client(session=session, client_id=client_id)
     starters = [c for c in list_clients(session=session) if c.initiate_login_uri]
     return starters[0] if len(starters) == 1 else None
+
+
+def secret_matches(client: SsoClient, secret: str) -> bool:
+    return bool(secret) and token_matches(secret, client.secret_hash)

@@ -16,6 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from koppel.api.deps import NowDep, SecretBoxDep, SessionDep, SettingsDep
 from koppel.errors import KoppelError
 from koppel.sso import broker, clients, pages
+from koppel.sso.api_routes import router as api_router
 from koppel.sso.provider import service as provider_service
 from koppel.sso.provider.context import ProviderContext
 from koppel.sso.provider.routes import ORG_COOKIE, STATE_COOKIE
@@ -128,3 +129,4 @@ def entry_link(org: str, request: Request, session: SessionDep, settings: Settin
 
 # The OpenID Provider's endpoints and the JSON API join this router, so app.py mounts SSO once.
 router.include_router(provider_router)
+router.include_router(api_router)

@@ -74,8 +74,9 @@ def identity_from_claims(claims: Mapping[str, Any], *, mapping: Mapping[str, str
     if not subject:
         raise InvalidInput(f"the ID token has no {m['subject']!r} claim to identify the user")
     email = _text(claims.get(m["email"]))
-    if email is None and "@" in (_text(claims.get(m["username"])) or ""):
-        email = _text(claims.get(m["username"]))  # Entra members: the UPN is the address (§7.2)
+    username = _text(claims.get(m["username"])) or _text(claims.get("upn"))  # v1 access tokens: upn (§7.3)
+    if email is None and "@" in (username or ""):
+        email = username  # Entra members: the UPN is the address (§7.2)
     amr = claims.get("amr")
     return UpstreamIdentity(
         issuer=str(claims.get("iss", "")),
@@ -85,7 +86,7 @@ def identity_from_claims(claims: Mapping[str, Any], *, mapping: Mapping[str, str
         name=_text(claims.get(m["name"])),
         given_name=_text(claims.get(m["given_name"])),
         family_name=_text(claims.get(m["family_name"])),
-        username=_text(claims.get(m["username"])),
+        username=username,
         tenant_id=_text(claims.get("tid")),
         groups=_groups(claims.get(m["groups"])),
         groups_overage=has_groups_overage(claims),

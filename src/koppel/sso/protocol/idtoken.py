@@ -36,7 +36,7 @@ class Expectations:
     """What a token must say. ``issuer`` may hold Entra's ``{tenantid}`` template (spec §2.2)."""
 
     issuer: str | Collection[str]
-    audience: str
+    audience: str | Collection[str]
     nonce: str | None = None
     tenant_id: str | None = None
     check_azp: bool = True
@@ -105,8 +105,9 @@ def _check_issuer(claims: Mapping[str, Any], expect: Expectations) -> None:
 def _check_audience(claims: Mapping[str, Any], expect: Expectations) -> None:
     aud = claims.get("aud")
     audiences = aud if isinstance(aud, list) else [aud]
-    if expect.audience not in audiences:
-        raise TokenValidationError("aud", f"the token is for audience {aud!r}, not {expect.audience!r}")
+    wanted = [expect.audience] if isinstance(expect.audience, str) else list(expect.audience)
+    if not set(wanted) & set(audiences):
+        raise TokenValidationError("aud", f"the token is for audience {aud!r}, not {' or '.join(wanted)!r}")
     azp = claims.get("azp")
     # OIDC Core §3.1.3.7 (4)-(5): with several audiences azp must be present and be us.
     if expect.check_azp and (azp is not None or len(audiences) > 1) and azp != expect.audience:

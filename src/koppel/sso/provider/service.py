@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from joserfc import jwt
@@ -10,10 +11,11 @@ from joserfc.jwk import KeySet
 from sqlalchemy.orm import Session
 
 from koppel.errors import InvalidInput, Unauthorized
+from koppel.security.tokens import hash_token
 from koppel.sso import clients, keys
-from koppel.sso.models import SsoSession
+from koppel.sso.models import RefreshToken, SsoSession
 from koppel.sso.provider.claims import user_claims
-from koppel.sso.provider.context import SCOPES_SUPPORTED, ProviderContext
+from koppel.sso.provider.context import ID_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME, SCOPES_SUPPORTED, ProviderContext
 from koppel.sso.provider.server import PlainRequest, ProviderServer, Response, active_session, revoke_session_tokens
 
 CLAIMS_SUPPORTED = (
@@ -119,3 +121,35 @@ def end_session(
         sso_session.ended_at = ctx.now
         revoke_session_tokens(ctx, sso_session.id)
     return post_logout_redirect_uri
+
+
+def issue_tokens(ctx: ProviderContext, *, client_id: str, sso_session: SsoSession, scope: str) -> dict[str, Any]:
+    """Tokens for a session that began outside the authorize endpoint (the token exchange, §6)."""
+    server = ProviderServer(ctx)
+    lifetime = int(ID_TOKEN_LIFETIME.total_seconds())
+    claims = {
+        **user_claims(session=ctx.session, sso_session=sso_session, scope=scope),
+        "iss": ctx.issuer,
+        "aud": client_id,
+        "iat": ctx.epoch,
+        "exp": ctx.epoch + lifetime,
+    }
+    kid, key = keys.current_key(session=ctx.session, secret_box=ctx.secret_box, now=ctx.now)
+    refresh = secrets.token_urlsafe(32)
+    ctx.session.add(
+        RefreshToken(
+            token_hash=hash_token(refresh),
+            client_id=client_id,
+            session_id=sso_session.id,
+            scope=scope,
+            expires_at=min(ctx.now + REFRESH_TOKEN_LIFETIME, sso_session.expires_at),
+        )
+    )
+    return {
+        "token_type": "Bearer",
+        "access_token": server.access_token(client_id=client_id, sso_session=sso_session, scope=scope),
+        "id_token": jwt.encode({"alg": keys.ALGORITHM, "kid": kid, "typ": "JWT"}, claims, key),
+        "refresh_token": refresh,
+        "expires_in": lifetime,
+        "scope": scope,
+    }
