@@ -209,7 +209,6 @@ def _write_user(
 ) -> dict[str, Any]:
     check_required(ctx.user_def, new)
     check_immutable(ctx.user_def, old, new)
-    new.setdefault("active", True)
     if new == old:
         return render_user(ctx, ext_id, new, row.created_at, row.updated_at)
     if new["userName"] != old.get("userName"):

@@ -273,7 +273,9 @@ def _dispatch(session: Session, ctx: service.ScimContext, req: ScimRequest, now:
                 replaced = resources.replace_group(session=session, ctx=ctx, group_id=rid, body=body, now=now)
             return Outcome(200, resources.projected(replaced, core, projection), f"replace {rtype}", rtype, rid)
         raise ScimError(f"{method} is not allowed on /{seg[0]}/{{id}}", status=405)
-    if method != "GET" and kind != ".search":
+    if kind == ".search" and method == "POST" and len(seg) == 1:
+        return _root_search(session, ctx, req)
+    if method != "GET":
         raise ScimError(f"{method} is not allowed here; discovery endpoints are read-only", status=405)
     return _discovery(ctx, seg)
 
@@ -320,6 +322,17 @@ def _query(
         )
     rtype = "User" if is_user else "Group"
     return Outcome(200, _list_response(page), f"query {rtype}s", rtype, None, filter_text)
+
+
+def _root_search(session: Session, ctx: service.ScimContext, req: ScimRequest) -> Outcome:
+    """POST /.search: the same SearchRequest over Users, then Groups (RFC 7644 §3.4.3)."""
+    users = _query(session, ctx, req, True, resources.Projection([], []), USER_SCHEMA)
+    groups = _query(session, ctx, req, False, resources.Projection([], []), GROUP_SCHEMA)
+    assert users.body is not None and groups.body is not None
+    found = users.body["Resources"] + groups.body["Resources"]
+    total = users.body["totalResults"] + groups.body["totalResults"]
+    page = resources.Page(total, users.body["startIndex"], found)
+    return Outcome(200, _list_response(page), "search", None, None, users.detail)
 
 
 def _discovery(ctx: service.ScimContext, seg: list[str]) -> Outcome:

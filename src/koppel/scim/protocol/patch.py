@@ -185,6 +185,8 @@ class _Operation:
         attr = target.attr
         if attr.mutability == "readOnly":
             raise mutability(f"{attr.name} is read-only: koppel sets it, a PATCH cannot")
+        if attr.mutability == "writeOnly":
+            return  # koppel keeps no passwords; accepted and dropped, as on create
         if self.rdef.name == "Group" and attr.name == "members" and target.urn is None:
             self.apply_members(target, value)
             return
@@ -205,6 +207,8 @@ class _Operation:
         if self.op == "replace" and target.schema is not None:
             self.doc.pop(target.urn or "", None)
         for key, sub_value in value.items():
+            if key.lower() == "schemas":
+                continue
             self.apply(self.resolve_key(f"{target.urn}:{key}", sub_value), sub_value)
 
     def _coerce(self, attr: AttrDef, value: Any, where: str) -> Any:

@@ -121,6 +121,8 @@ def normalize(rdef: ResourceDef, body: Any) -> tuple[dict[str, Any], list[dict[s
                 raise invalid_syntax(f"{key} must be an object of that extension's attributes")
             ext_doc: dict[str, Any] = {}
             for ext_key, ext_value in value.items():
+                if ext_key.lower() == "schemas":
+                    continue
                 _set_attr(schema, ext_doc, ext_key, ext_value, f"{key}:{ext_key}", rdef)
             if ext_doc:
                 doc[schema.urn] = ext_doc
