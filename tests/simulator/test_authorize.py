@@ -148,6 +148,11 @@ def test_logout_clears_the_session_and_redirects_only_to_registered_uris(client:
     assert redirect_params(authorize(client, prompt="none"))["error"] == "login_required"
     elsewhere = client.get(f"/{TENANT_ID}/oauth2/v2.0/logout?post_logout_redirect_uri=https://evil.example/")
     assert elsewhere.status_code == 200
+    # A registered URI is no prefix: a longer path (or another host) is not redirected to.
+    longer = client.get(
+        f"/{TENANT_ID}/oauth2/v2.0/logout?{urlencode({'post_logout_redirect_uri': REDIRECT_URI + 'x'})}"
+    )
+    assert longer.status_code == 200
     assert PASSWORD not in elsewhere.text
 
 

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from entra_simulator.errors import AadError
 from entra_simulator.jose import JoseError, split
 from entra_simulator.model import Tenant
-from entra_simulator.oidc import grants
+from entra_simulator.oidc import grants, redirects
 from entra_simulator.oidc.client_auth import authenticate
 from entra_simulator.oidc.discovery import SPECIAL_TENANTS, v1_configuration, v2_configuration
 from entra_simulator.oidc.http import find_tenant, headers, origin, sim_of, unknown_tenant
@@ -122,7 +122,7 @@ async def logout(segment: str, request: Request) -> Response:
     target = params.get("post_logout_redirect_uri")
     registered = {u for app in sim.directory.apps.values() for u in app.redirect_uris}
     response: Response = HTMLResponse(SIGNED_OUT)
-    if target and (target in registered or any(target.startswith(u.rstrip("/")) for u in registered)):
+    if target and any(redirects.matches(u, target) for u in registered):  # exact, as the real service
         response = RedirectResponse(target, status_code=302)
     response.delete_cookie("ESTSAUTH")
     return response
