@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 
 KOPPEL = "http://localhost"
 HOST_REDIRECT = "https://app.example/cb"
+MAX_FORMS = 3
 
 # (response) -> form data to submit, or None when the page is not a login form
 FormFiller = Callable[[httpx.Response], tuple[str, dict[str, str]] | None]
@@ -44,12 +45,27 @@ def form_action(html: str) -> str:
 
 
 def entra_login(login: str, password: str) -> FormFiller:
-    """Fills the simulator's login page (fields ``login``/``passwd``, as Entra's)."""
+    """Fills the simulator's login page (fields ``login``/``passwd``, as Entra's), once."""
+    done: list[bool] = []
 
     def fill(response: httpx.Response) -> tuple[str, dict[str, str]] | None:
-        if 'name="passwd"' not in response.text:
+        if 'name="passwd"' not in response.text or done:
             return None
+        done.append(True)
         return form_action(response.text), {**hidden_inputs(response.text), "login": login, "passwd": password}
+
+    return fill
+
+
+def node_oidc_login(login: str) -> FormFiller:
+    """Fills oidc-provider's development login (any password) and consent pages."""
+
+    def fill(response: httpx.Response) -> tuple[str, dict[str, str]] | None:
+        if 'name="password"' in response.text:
+            return form_action(response.text), {**hidden_inputs(response.text), "login": login, "password": "x"}
+        if 'value="consent"' in response.text:
+            return form_action(response.text), hidden_inputs(response.text)
+        return None
 
     return fill
 
@@ -60,6 +76,7 @@ class Browser:
     idp: httpx.Client
     fill: FormFiller | None = None
     visited: list[str] = field(default_factory=list)
+    fills: int = 0
 
     def _client(self, url: str) -> Any:
         return self.koppel if url.startswith(KOPPEL) else self.idp
@@ -79,7 +96,9 @@ class Browser:
                 return response
             action, data = filled
             url, method = str(response.request.url.join(action)), "POST"
-            self.fill = None  # log in once; a second login page is an answer, not a step
+            self.fills += 1
+            if self.fills >= MAX_FORMS:
+                self.fill = None  # the IdP keeps asking (wrong password?): show the page instead
         raise AssertionError(f"too many redirects: {self.visited[-5:]}")
 
 
