@@ -42,6 +42,7 @@ BASE_URL = "https://koppel.test"
 PASSWORD = "Welkom-2026!"
 ADMIN = f"beheer@{CUSTOMER_DOMAIN}"
 GROUP = "Digitale Gesprekscyclus"
+GUEST_UPN = f"gast_partner.example#EXT#@{CUSTOMER_DOMAIN}"
 
 
 def user_id(upn: str) -> str:
@@ -111,7 +112,7 @@ def seed(members: int = 8) -> dict[str, Any]:
                 "groups": [
                     {
                         "displayName": GROUP,
-                        "members": [upn(i) for i in range(members)] + ["gast@partner.example", "Geneste groep"],
+                        "members": [upn(i) for i in range(members)] + [GUEST_UPN, "Geneste groep"],
                     },
                     {"displayName": "Geneste groep", "members": [f"genest@{CUSTOMER_DOMAIN}"]},
                     {"displayName": "Team Unified", "groupTypes": ["Unified"], "members": [upn(0)]},
@@ -290,3 +291,21 @@ def koppel(gsettings: Settings, session_factory: sessionmaker[Session], clock: C
 
 def http_client(entra: Entra) -> httpx.Client:
     return entra.handle.http()
+
+
+def configure(koppel: Koppel, connection_id: str, **settings: Any) -> None:
+    from koppel.organizations.connections import get_connection, update_connection
+    from koppel.security.crypto import SecretBox
+
+    with transaction(koppel.factory) as session:
+        connection = get_connection(session=session, connection_id=connection_id)
+        box = SecretBox(koppel.settings.secret)
+        update_connection(session=session, secret_box=box, connection=connection, settings=settings, now=koppel.clock())
+
+
+def add_member(entra: Entra, group: str, member: str) -> None:
+    entra.admin.post(f"/tenants/{CUSTOMER}/groups/{group}/members", {"member": member})
+
+
+def remove_member(entra: Entra, group: str, member: str) -> None:
+    entra.admin.delete(f"/tenants/{CUSTOMER}/groups/{group}/members/{member}")
