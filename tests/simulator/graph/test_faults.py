@@ -59,6 +59,10 @@ def test_throttling_hits_only_the_chosen_tenant_and_endpoint(server: SimulatorHa
         throttled = http.get(members, headers=headers)
         assert throttled.status_code == 429 and throttled.headers["retry-after"] == "7"
         assert throttled.json()["error"]["code"] == "TooManyRequests"
+        ok = http.get(f"/v1.0/users/{USER_UPN}", headers=headers)
+        assert ok.headers["date"] and ok.headers["request-id"]  # Graph's headers over real HTTP
+        missing = http.get("/v1.0/users/nobody@contoso.nl", headers=headers)
+        assert missing.status_code == 404 and missing.headers["date"] and missing.headers["request-id"]
         assert http.get(f"/v1.0/users/{USER_UPN}", headers=headers).status_code == 200  # other endpoint
         _fault(http, kind="throttle", tenant=OTHER_TENANT_ID, endpoint="users")
         assert http.get("/v1.0/users", headers=headers).status_code == 200  # other tenant's rule
