@@ -123,3 +123,10 @@ def test_sam_account_name_only_for_synced_groups(client: TestClient, sim: Simula
     assert "FIN-ALL" in values
     verkoop = next(g.id for g in tenant.groups.values() if g.display_name == "Verkoop")
     assert verkoop in values  # unsynced groups stay object ids (spec §7.4, configurable)
+
+
+def test_admin_consent_by_someone_of_another_tenant_fails_with_50020(client: TestClient) -> None:
+    params = redirect_params(_consent_page(client, "olga@fabrikam-sim.onmicrosoft.com"))
+    assert params["error"] == "access_denied"
+    assert params["error_description"].startswith("AADSTS50020") and "Fabrikam" not in params["error_description"]
+    assert params["admin_consent"] == "True" and params["state"] == "adm-7" and "tenant" not in params

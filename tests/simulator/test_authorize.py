@@ -163,3 +163,10 @@ def test_picking_an_account_signs_in_without_a_password(client: TestClient, sim:
     action = re.findall(r'<form method="post" action="([^"]+)"', page.text)[0]
     params = redirect_params(client.post(action, data={"ctx": form_value(page.text, "ctx"), "pick": user.id}))
     assert claims_of(redeem(client, params["code"]).json()["id_token"])["oid"] == user.id
+
+
+def test_an_account_of_another_tenant_is_refused_with_50020(client: TestClient) -> None:
+    page = submit_login(client, authorize(client), "olga@fabrikam-sim.onmicrosoft.com")
+    assert page.status_code == 400 and "AADSTS50020" in page.text and "location" not in page.headers
+    wrong_password = submit_login(client, authorize(client), "olga@fabrikam-sim.onmicrosoft.com", "nope")
+    assert "AADSTS50126" in wrong_password.text

@@ -9,6 +9,7 @@ with the observed failure form ``error=access_denied`` (AADSTS65004) plus ``admi
 from __future__ import annotations
 
 import secrets
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -85,6 +86,9 @@ def _start(sim: Simulator, request: Request, segment: str, *, legacy: bool) -> R
 def after_login(sim: Simulator, request: Request, ctx_id: str, tenant: Tenant, user: User) -> Response:
     """Signed in: refuse non-admins, otherwise show the organisation-wide consent page."""
     ctx = sim.pending[ctx_id]
+    if ctx["tenant"] and ctx["tenant"] != tenant.id:  # an admin of another tenant (spec §5, I-ADMERR)
+        sim.pending.pop(ctx_id, None)
+        return _failure(ctx, foreign_account(sim, ctx, tenant, user))
     if not ADMIN_ROLES & set(user.directory_roles):
         sim.pending.pop(ctx_id, None)
         return _failure(
@@ -105,6 +109,19 @@ def after_login(sim: Simulator, request: Request, ctx_id: str, tenant: Tenant, u
         user_upn=user.upn,
         permissions=permissions or ["Sign in and read user profile"],
         admin=True,
+    )
+
+
+def foreign_account(sim: Simulator, ctx: dict[str, Any], home: Tenant, user: User) -> AadError:
+    """AADSTS50020: an account of ``home`` tried to sign in to the request's tenant."""
+    target = sim.directory.tenants[str(ctx["tenant"])]
+    app_name = sim.directory.apps[str(ctx["client_id"])].display_name
+    return AadError(
+        "access_denied",
+        50020,
+        f"User account '{user.upn}' from identity provider 'https://sts.windows.net/{home.id}/' does not "
+        f"exist in tenant '{target.display_name}' and cannot access the application "
+        f"'{ctx['client_id']}'({app_name}) in that tenant.",
     )
 
 

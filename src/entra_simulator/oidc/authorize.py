@@ -134,6 +134,9 @@ def after_login(sim: Simulator, request: Request, ctx_id: str, tenant: Tenant, u
     ctx.update(user=user.id, user_tenant=tenant.id)
     if ctx["kind"] == "adminconsent":
         return admin_consent.after_login(sim, request, ctx_id, tenant, user)
+    if ctx.get("tenant") and ctx["tenant"] != tenant.id:
+        sim.pending.pop(ctx_id, None)
+        return error_page(admin_consent.foreign_account(sim, ctx, tenant, user))
     scopes = parse_scopes(sim.directory, ctx.get("scope", "openid profile"), origin(request))
     missing = missing_consent(tenant, ctx["client_id"], scopes, user)
     if missing or ctx.get("prompt") == "consent":

@@ -63,6 +63,11 @@ def check_user(sim: Simulator, ctx: dict[str, Any], form: dict[str, str]) -> tup
     login = form.get("login", "").strip()
     tenant = home_tenant(sim, ctx, login)
     user = tenant.find_user(login) if tenant and login else None
+    if user is None and ctx.get("tenant") and "@" in login:
+        # An account of another tenant authenticates at its home tenant; the caller then refuses
+        # it for this tenant with AADSTS50020 (spec §5), as the real service does.
+        tenant = sim.directory.tenant(login.rsplit("@", 1)[-1])
+        user = tenant.find_user(login) if tenant else None
     if tenant is None or user is None:
         raise AadError(
             "invalid_grant",
