@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import httpx
 from sqlalchemy import update
@@ -145,6 +145,7 @@ def finish(ctx: RunCtx, plan: Plan) -> None:
         connection = get_connection(session=session, connection_id=ctx.connection_id)
         assert run is not None
         threshold = ctx.config.guard_threshold(reads.count_active(session, ctx.connection_id))
+        _add_hard_deletes(session, ctx, plan)
         run.graph_requests, run.finished_at = ctx.graph.requests, ctx.now()
         if len(plan.deactivating) > threshold:
             _park(session, run, connection, plan, threshold, ctx.now())
@@ -152,6 +153,16 @@ def finish(ctx: RunCtx, plan: Plan) -> None:
         result = apply_plan(session, settings=ctx.graph.settings, connection=connection, plan=plan, now=ctx.now())
         ctx.add_result(session, result)
         run.outcome = "succeeded"
+
+
+def _add_hard_deletes(session: Session, ctx: RunCtx, plan: Plan) -> None:
+    """Users deactivated longer than ``hard_delete_after_days`` go for good (optional, issue 4 §4)."""
+    days = ctx.config.hard_delete_after_days
+    if not days or plan.changes.delete_users:
+        return
+    keep = {u.external_id for u in plan.changes.upsert_users} | {u for _, u in plan.changes.add_members}
+    expired = reads.expired_deactivated(session, ctx.connection_id, ctx.now() - timedelta(days=days))
+    plan.changes.delete_users = [u for u in expired if u not in keep]
 
 
 def _park(
