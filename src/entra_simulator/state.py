@@ -27,6 +27,21 @@ class Settings:
     delta_page_size: int = 100
 
 
+class Bounded(dict[str, dict[str, Any]]):
+    """Codes, tokens, sessions: at most ``limit`` kept, the oldest dropped first.
+
+    The real service expires them (codes after minutes, refresh tokens after days); a bound keeps
+    a long-running simulator's memory flat under load without a sweeper thread.
+    """
+
+    limit = 200_000
+
+    def __setitem__(self, key: str, value: dict[str, Any]) -> None:
+        super().__setitem__(key, value)
+        while len(self) > self.limit:
+            del self[next(iter(self))]
+
+
 @dataclass
 class Simulator:
     directory: Directory
@@ -35,10 +50,10 @@ class Simulator:
     faults: FaultTable = field(default_factory=FaultTable)
     clock: Callable[[], float] = time.time
     token_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
-    codes: dict[str, dict[str, Any]] = field(default_factory=dict)
-    refresh_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
-    sessions: dict[str, dict[str, Any]] = field(default_factory=dict)  # ESTSAUTH cookie → signed-in user
-    pending: dict[str, dict[str, Any]] = field(default_factory=dict)  # login page context → authorize request
+    codes: Bounded = field(default_factory=Bounded)
+    refresh_tokens: Bounded = field(default_factory=Bounded)
+    sessions: Bounded = field(default_factory=Bounded)  # ESTSAUTH cookie → signed-in user
+    pending: Bounded = field(default_factory=Bounded)  # login page context → authorize request
     delta_not_before: dict[str, float] = field(default_factory=dict)  # tenant id → tokens older are expired
     resync_required: set[str] = field(default_factory=set)  # tenant ids whose next delta call gets 410
 

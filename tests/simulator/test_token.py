@@ -225,3 +225,13 @@ def test_on_behalf_of_rejects_foreign_assertions(client: TestClient, tamper: str
         token = client_credentials(client, client_secret=WEB_SECRET)["access_token"]
     body = obo(client, token)
     assert body["error"] == "invalid_grant"
+
+
+def test_codes_and_sessions_are_bounded() -> None:
+    from entra_simulator.state import Bounded
+
+    kept = Bounded()
+    kept.limit = 3
+    for i in range(5):
+        kept[f"code-{i}"] = {"n": i}
+    assert list(kept) == ["code-2", "code-3", "code-4"]
