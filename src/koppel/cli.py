@@ -13,6 +13,7 @@ from entra_simulator.cli import app as simulator_app
 from koppel.apikeys.cli import apikey_app
 from koppel.clikit import JsonOption, emit, runtime
 from koppel.events.cli import webhook_app
+from koppel.graph.cli import sync_app
 from koppel.jobs.cli import worker
 from koppel.organizations.cli import connection_app, org_app
 from koppel.sso.cli import client_app, register_connection_commands
@@ -28,6 +29,7 @@ app.add_typer(register_connection_commands(connection_app), name="connection")
 app.add_typer(client_app, name="client")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(webhook_app, name="webhook")
+app.add_typer(sync_app, name="sync")
 app.add_typer(scim_app, name="scim")
 app.add_typer(simulator_app, name="simulator")
 app.command("worker")(worker)
