@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, literal, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from koppel.db.base import new_id
@@ -22,7 +22,7 @@ from koppel.directory.models import DirectoryGroup, DirectoryUser, Membership
 from koppel.directory.service import apply_changes
 from koppel.errors import NotFound
 from koppel.scim.errors import ScimError, invalid_value, not_found, uniqueness
-from koppel.scim.protocol.filter import parse_filter
+from koppel.scim.protocol.filter import Compare, parse_filter
 from koppel.scim.protocol.patch import apply_patch
 from koppel.scim.protocol.project import project
 from koppel.scim.protocol.resource import check_immutable, check_required, normalize
@@ -40,6 +40,55 @@ _GROUP_COLS = (
     DirectoryGroup.created_at,
     DirectoryGroup.updated_at,
 )
+
+
+_U = DirectoryUser.__table__.c
+_G = DirectoryGroup.__table__.c
+# The hot statements, built once with bind parameters: SQLAlchemy then reuses their compiled form,
+# and they run on the Core connection without the ORM's per-statement machinery.
+_USER_ROW = (_U.external_id, _U.attributes, _U.created_at, _U.updated_at)
+_USER_BY_ID = select(*_USER_ROW).where(_U.connection_id == bindparam("conn"), _U.external_id == bindparam("id"))
+_USER_BY_NAME = (
+    select(*_USER_ROW)
+    .where(_U.org_id == bindparam("org"), _U.user_name_key == func.lower(bindparam("v")))
+    .where(_U.connection_id == bindparam("conn"))
+)
+_USER_NAME_OWNERS = (
+    select(_U.connection_id, _U.external_id)
+    .where(_U.org_id == bindparam("org"), _U.user_name_key == func.lower(bindparam("v")))
+    .limit(2)
+)
+_GROUP_ROW = (_G.id, _G.external_id, _G.attributes, _G.created_at, _G.updated_at)
+_GROUP_BY_ID = select(*_GROUP_ROW).where(_G.connection_id == bindparam("conn"), _G.external_id == bindparam("id"))
+_GROUP_BY_NAME = select(*_GROUP_ROW).where(
+    _G.connection_id == bindparam("conn"), _G.display_name_key == func.lower(bindparam("v"))
+)
+_GROUP_NAME_OWNERS = select(_G.external_id).where(
+    _G.connection_id == bindparam("conn"), _G.display_name_key == func.lower(bindparam("v"))
+)
+
+
+def _eq_lookup(node: Any, attr: str) -> str | None:
+    """The value of ``attr eq "value"`` (core attribute, no sub-attribute), else None."""
+    if (
+        isinstance(node, Compare)
+        and node.op == "eq"
+        and isinstance(node.value, str)
+        and node.path.attr.lower() == attr
+        and node.path.sub is None
+        and (node.path.urn is None or node.path.urn.lower().startswith("urn:ietf:params:scim:schemas:core:2.0:"))
+    ):
+        return node.value
+    return None
+
+
+def _rows(session: Session, stmt: Any, params: dict[str, Any]) -> list[Any]:
+    return list(session.connection().execute(stmt, params))
+
+
+def _slice(rows: list[Any], start_index: int, count: int) -> list[Any]:
+    count = max(0, min(count, MAX_COUNT))
+    return rows[start_index - 1 : start_index - 1 + count]
 
 
 @dataclass(frozen=True)
@@ -138,12 +187,7 @@ def user_record(ext_id: str, doc: dict[str, Any]) -> UserRecord:
 
 
 def _check_user_name(session: Session, ctx: ScimContext, user_name: str, self_id: str | None) -> None:
-    row = session.execute(
-        select(DirectoryUser.connection_id, DirectoryUser.external_id)
-        .where(DirectoryUser.org_id == ctx.org_id, DirectoryUser.user_name_key == func.lower(literal(user_name)))
-        .limit(2)
-    ).all()
-    for conn_id, ext_id in row:
+    for conn_id, ext_id in _rows(session, _USER_NAME_OWNERS, {"org": ctx.org_id, "v": user_name}):
         if conn_id == ctx.connection_id and ext_id == self_id:
             continue
         if conn_id != ctx.connection_id:
@@ -155,12 +199,10 @@ def _check_user_name(session: Session, ctx: ScimContext, user_name: str, self_id
 
 
 def _load_user(session: Session, ctx: ScimContext, ext_id: str) -> Any:
-    row = session.execute(
-        select(*_USER_COLS).where(DirectoryUser.connection_id == ctx.connection_id, DirectoryUser.external_id == ext_id)
-    ).first()
-    if row is None:
+    rows = _rows(session, _USER_BY_ID, {"conn": ctx.connection_id, "id": ext_id})
+    if not rows:
         raise not_found(f"no User with id {ext_id!r} in this organization")
-    return row
+    return rows[0]
 
 
 def _doc(attributes: Any) -> dict[str, Any]:
@@ -174,10 +216,17 @@ def get_user(*, session: Session, ctx: ScimContext, user_id: str) -> dict[str, A
 
 
 def query_users(*, session: Session, ctx: ScimContext, filter_text: str | None, start_index: int, count: int) -> Page:
-    q = select(*_USER_COLS).where(DirectoryUser.connection_id == ctx.connection_id)
-    if filter_text:
+    node = parse_filter(filter_text) if filter_text else None
+    user_name = _eq_lookup(node, "username")
+    if user_name is not None:  # Entra's matching query: one indexed lookup
+        found = _rows(session, _USER_BY_NAME, {"org": ctx.org_id, "conn": ctx.connection_id, "v": user_name})
+        resources = [render_user(ctx, r.external_id, _doc(r.attributes), r.created_at, r.updated_at) for r in found]
+        return Page(len(resources), start_index, _slice(resources, start_index, count))
+    # org_id too: lets the planner use (org_id, user_name_key) for userName lookups.
+    q = select(*_USER_COLS).where(DirectoryUser.org_id == ctx.org_id, DirectoryUser.connection_id == ctx.connection_id)
+    if node is not None:
         dialect = session.get_bind().dialect.name
-        q = q.where(translate(parse_filter(filter_text), ctx.user_def, DirectoryUser, dialect))
+        q = q.where(translate(node, ctx.user_def, DirectoryUser, dialect))
     rows, total = _page(session, q, DirectoryUser.id, start_index, count)
     resources = [render_user(ctx, r.external_id, _doc(r.attributes), r.created_at, r.updated_at) for r in rows]
     return Page(total, start_index, resources)
@@ -281,14 +330,10 @@ def _members_of(session: Session, ctx: ScimContext, group_ids: list[str]) -> dic
 
 
 def _load_group(session: Session, ctx: ScimContext, ext_id: str) -> Any:
-    row = session.execute(
-        select(*_GROUP_COLS).where(
-            DirectoryGroup.connection_id == ctx.connection_id, DirectoryGroup.external_id == ext_id
-        )
-    ).first()
-    if row is None:
+    rows = _rows(session, _GROUP_BY_ID, {"conn": ctx.connection_id, "id": ext_id})
+    if not rows:
         raise not_found(f"no Group with id {ext_id!r} in this organization")
-    return row
+    return rows[0]
 
 
 def get_group(*, session: Session, ctx: ScimContext, group_id: str, with_members: bool = True) -> dict[str, Any]:
@@ -300,11 +345,16 @@ def get_group(*, session: Session, ctx: ScimContext, group_id: str, with_members
 def query_groups(
     *, session: Session, ctx: ScimContext, filter_text: str | None, start_index: int, count: int, with_members: bool
 ) -> Page:
-    q = select(*_GROUP_COLS).where(DirectoryGroup.connection_id == ctx.connection_id)
-    if filter_text:
-        dialect = session.get_bind().dialect.name
-        q = q.where(translate(parse_filter(filter_text), GROUP, DirectoryGroup, dialect))
-    rows, total = _page(session, q, DirectoryGroup.id, start_index, count)
+    node = parse_filter(filter_text) if filter_text else None
+    name = _eq_lookup(node, "displayname")
+    if name is not None:  # Entra's group matching query: one indexed lookup
+        rows = _rows(session, _GROUP_BY_NAME, {"conn": ctx.connection_id, "v": name})
+        total, rows = len(rows), _slice(rows, start_index, count)
+    else:
+        q = select(*_GROUP_COLS).where(DirectoryGroup.connection_id == ctx.connection_id)
+        if node is not None:
+            q = q.where(translate(node, GROUP, DirectoryGroup, session.get_bind().dialect.name))
+        rows, total = _page(session, q, DirectoryGroup.id, start_index, count)
     members = _members_of(session, ctx, [r.id for r in rows]) if with_members else {}
     resources = [
         render_group(
@@ -316,15 +366,7 @@ def query_groups(
 
 
 def _check_display_name(session: Session, ctx: ScimContext, name: str, self_id: str | None) -> None:
-    rows = session.execute(
-        select(DirectoryGroup.external_id)
-        .where(
-            DirectoryGroup.connection_id == ctx.connection_id,
-            DirectoryGroup.display_name_key == func.lower(literal(name)),
-        )
-        .limit(2)
-    ).scalars()
-    for ext_id in rows:
+    for (ext_id,) in _rows(session, _GROUP_NAME_OWNERS, {"conn": ctx.connection_id, "v": name}):
         if ext_id != self_id:
             raise uniqueness(f"a Group named {name!r} already exists (id {ext_id}); group displayName is unique")
 

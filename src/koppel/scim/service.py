@@ -286,6 +286,8 @@ def authenticate(*, session: Session, bearer: str, org_ref: str, base_url: str, 
 
 # -- provisioning log ------------------------------------------------------------------------
 _log_counter = 0
+# Core INSERT, built once: no ORM bulk machinery per request.
+_LOG_INSERT = insert(ScimLogEntry.__table__)  # type: ignore[arg-type]
 _log_lock = threading.Lock()
 
 
@@ -303,18 +305,19 @@ class LogRecord:
 def record(*, session: Session, org_id: str, entry: LogRecord, now: datetime) -> None:
     """One INSERT per SCIM request; every ``PRUNE_EVERY`` inserts the retention pass runs for that org."""
     global _log_counter
-    session.execute(
-        insert(ScimLogEntry).values(
-            org_id=org_id,
-            at=now,
-            method=entry.method,
-            operation=entry.operation,
-            resource_type=entry.resource_type,
-            resource_id=entry.resource_id,
-            status=entry.status,
-            scim_type=entry.scim_type,
-            detail=entry.detail[:2000] if entry.detail else None,
-        )
+    session.connection().execute(
+        _LOG_INSERT,
+        {
+            "org_id": org_id,
+            "at": now,
+            "method": entry.method,
+            "operation": entry.operation,
+            "resource_type": entry.resource_type,
+            "resource_id": entry.resource_id,
+            "status": entry.status,
+            "scim_type": entry.scim_type,
+            "detail": entry.detail[:2000] if entry.detail else None,
+        },
     )
     with _log_lock:
         _log_counter += 1
