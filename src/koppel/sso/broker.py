@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from koppel.errors import KoppelError, NotFound
+from koppel.errors import KoppelError, NotFound, UpstreamError
 from koppel.organizations.models import Connection, Organization, OrganizationDomain
 from koppel.security.crypto import SecretBox
 from koppel.settings import Settings
@@ -133,7 +133,16 @@ def _overage(
 ) -> list[tuple[str, str | None]]:
     if not config.is_entra:
         return []
-    return graph.overage_groups(fetcher=fetcher, config=config, graph_url=settings.graph_url, user_oid=identity.subject)
+    try:
+        return graph.overage_groups(
+            fetcher=fetcher, config=config, graph_url=settings.graph_url, user_oid=identity.subject
+        )
+    except UpstreamError as exc:  # without the groups the roles would be wrong: refuse, say how to fix
+        raise LoginFailed(
+            "groups_overage",
+            f"the user is in more groups than fit in a token and Microsoft Graph could not list them ({exc.detail}); "
+            "grant the app GroupMember.Read.All (application) with admin consent",
+        ) from exc
 
 
 def _profile(

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from koppel.directory.models import DirectoryGroup, DirectoryUser
+from koppel.directory.models import DirectoryGroup, DirectoryUser, Membership
 from koppel.events.log import NewEvent, append
 from koppel.organizations.models import Organization
 from koppel.roles.evaluate import GroupRef, evaluate_roles
@@ -77,7 +77,9 @@ def login_groups(
 ) -> list[GroupRef]:
     """Groups from the token (ids, or on-prem names), or from Graph on overage; named where known."""
     if identity.groups_overage:
-        return [GroupRef(key=gid, name=name) for gid, name in resolve_overage(identity)]
+        synced = _synced_groups(session, org_id, identity.subject)
+        pairs = synced if synced is not None else resolve_overage(identity)
+        return [GroupRef(key=gid, name=name) for gid, name in pairs]
     ids = [g for g in identity.groups if is_guid(g)]
     names = (
         dict(
@@ -92,6 +94,21 @@ def login_groups(
     )
     # A value that is not an object id is a name itself (sAMAccountName, seed 001).
     return [GroupRef(key=g, name=names.get(g) if is_guid(g) else None) for g in identity.groups]
+
+
+def _synced_groups(session: Session, org_id: str, external_id: str) -> list[tuple[str, str | None]] | None:
+    """Overage (spec §7.4) for a user the directory sync already knows: their groups, without a Graph call."""
+    user_id = session.scalar(
+        select(DirectoryUser.id).where(DirectoryUser.org_id == org_id, DirectoryUser.external_id == external_id)
+    )
+    if user_id is None:
+        return None
+    rows = session.execute(
+        select(DirectoryGroup.external_id, DirectoryGroup.display_name)
+        .join(Membership, Membership.group_id == DirectoryGroup.id)
+        .where(Membership.user_id == user_id)
+    )
+    return [(gid, name) for gid, name in rows]
 
 
 def record_seen_groups(*, session: Session, org_id: str, groups: Iterable[GroupRef], now: datetime) -> None:

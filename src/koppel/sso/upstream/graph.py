@@ -1,8 +1,8 @@
 """Groups overage (spec §7.4): over 200 groups the token lists none; ask Microsoft Graph instead.
 
 App-only token (client credentials, spec §4.2) for the connection's app in the user's tenant,
-then ``GET /v1.0/users/{oid}/memberOf`` (groups only, direct memberships, as the directory
-sync reads them: seed 000), following ``@odata.nextLink`` verbatim (§8.4).
+then ``GET /v1.0/users/{oid}/transitiveMemberOf/microsoft.graph.group``: transitive, as the groups
+claim itself is (spec §7.4), following ``@odata.nextLink`` verbatim (§8.4).
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ def overage_groups(
         basic=False,
     )
     headers = {"Authorization": f"Bearer {token.get('access_token', '')}"}
-    url: str | None = f"{graph_url}/v1.0/users/{user_oid}/memberOf?$select=id,displayName&$top=999"
+    url: str | None = (
+        f"{graph_url}/v1.0/users/{user_oid}/transitiveMemberOf/microsoft.graph.group?$select=id,displayName&$top=999"
+    )
     groups: list[tuple[str, str | None]] = []
     for _ in range(MAX_PAGES):
         if url is None:
