@@ -24,7 +24,8 @@ def token(key: Any = KEY, alg: str = "RS256", kid: str = "k1", **overrides: Any)
     ts = int(NOW.timestamp())
     claims = {"iss": f"https://login.example/{TID}/v2.0", "aud": "app", "tid": TID, "nonce": "n1",
               "iat": ts, "nbf": ts, "exp": ts + 3600, "sub": "s", **overrides}  # fmt: skip
-    return jwt.encode({"alg": alg, "kid": kid}, {k: v for k, v in claims.items() if v is not None}, key)
+    body = {k: v for k, v in claims.items() if v is not None}
+    return jwt.encode({"alg": alg, "kid": kid}, body, key, algorithms=[alg])
 
 
 def reason(tok: str, expect: Expectations = EXPECT, now: datetime = NOW) -> str:
