@@ -45,20 +45,22 @@ def unauthenticated(message: str) -> GraphError:
     return GraphError(401, "InvalidAuthenticationToken", message, {"WWW-Authenticate": WWW_AUTHENTICATE})
 
 
-class _VerifiedTokens:
-    """Signature checks are the costly part of a page request; a token verified once stays verified."""
+class VerifiedTokens:
+    """Signature checks are the costly part of a page request; a token verified once stays verified while the
+    key that signed it is still published (one cache per app, so simulators in one process stay apart)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._claims: dict[str, dict[str, Any]] = {}
+        self._claims: dict[str, tuple[str, dict[str, Any]]] = {}
 
     def claims(self, sim: Simulator, token: str) -> dict[str, Any]:
         cached = self._claims.get(token)
-        if cached is not None:
-            return cached
+        if cached is not None and sim.keys.find(cached[0]) is not None:
+            return cached[1]
         try:
             header, _, _, _ = split(token)
-            key = sim.keys.find(header.get("kid"))
+            kid = str(header.get("kid"))
+            key = sim.keys.find(kid)
             if key is None:
                 raise JoseError("unknown signing key")
             claims = verify(token, key.private_key.public_key())
@@ -67,11 +69,15 @@ class _VerifiedTokens:
         with self._lock:
             if len(self._claims) >= _VERIFIED_CACHE_SIZE:
                 self._claims.clear()
-            self._claims[token] = claims
+            self._claims[token] = (kid, claims)
         return claims
 
 
-_verified = _VerifiedTokens()
+def _verified(request: Request) -> VerifiedTokens:
+    cache: VerifiedTokens | None = getattr(request.app.state, "graph_verified_tokens", None)
+    if cache is None:
+        cache = request.app.state.graph_verified_tokens = VerifiedTokens()
+    return cache
 
 
 def authenticate(request: Request) -> Caller:
@@ -80,7 +86,7 @@ def authenticate(request: Request) -> Caller:
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise unauthenticated("Access token is empty.")
-    claims = _verified.claims(sim, token)
+    claims = _verified(request).claims(sim, token)
     if claims.get("aud") not in GRAPH_RESOURCES:
         raise unauthenticated("Access token validation failure. Invalid audience.")
     now = sim.clock()

@@ -18,6 +18,7 @@ from tests.simulator.support import (
     USER_UPN,
     VERIFIED_DOMAIN,
     WEB_APP_ID,
+    make_client_certificate,
 )
 
 USER_DEFAULT_KEYS = {
@@ -226,3 +227,14 @@ def test_applications_show_secret_expiry(
     assert by_app_id["id"] == app["id"]
     sps = client.get(f"/v1.0/servicePrincipals?$filter=appId eq '{WEB_APP_ID}'", headers=headers).json()["value"]
     assert sps[0]["appId"] == WEB_APP_ID and sps[0]["appOwnerOrganizationId"] == TENANT_ID
+
+
+def test_token_of_another_simulator_is_rejected(client: TestClient, headers: dict[str, str]) -> None:
+    from entra_simulator.app import create_app
+    from tests.simulator.support import new_simulator, sample_seed
+
+    assert client.get(f"/v1.0/users/{USER_UPN}", headers=headers).status_code == 200
+    other = new_simulator(sample_seed(make_client_certificate()))
+    with TestClient(create_app(other), base_url=BASE) as other_client:
+        response = other_client.get(f"/v1.0/users/{USER_UPN}", headers=headers)
+    assert response.status_code == 401 and response.json()["error"]["code"] == "InvalidAuthenticationToken"
