@@ -22,6 +22,7 @@ class Change:
     object_id: str
     op: str  # "changed" | "deleted" | "member_add" | "member_remove"
     member_id: str | None = None
+    props: tuple[str, ...] = ()  # the properties an update changed (for ``Prefer: return=minimal``)
 
 
 @dataclass
@@ -40,9 +41,11 @@ class ChangeLog:
         self.deleted_seq.pop(object_id, None)
         return seq
 
-    def record(self, kind: str, object_id: str, op: str, member_id: str | None = None) -> int:
+    def record(
+        self, kind: str, object_id: str, op: str, member_id: str | None = None, props: tuple[str, ...] = ()
+    ) -> int:
         self.seq += 1
-        self.entries.append(Change(self.seq, kind, object_id, op, member_id))
+        self.entries.append(Change(self.seq, kind, object_id, op, member_id, props))
         self.seqs.append(self.seq)
         if op == "deleted":
             self.deleted_seq[object_id] = self.seq

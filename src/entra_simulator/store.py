@@ -83,7 +83,8 @@ class Directory:
                 tenant.by_upn.pop(old_upn, None)
                 tenant.by_upn[user.upn.lower()] = user.id
             user.json_cache.clear()
-            self.logs[tenant.id].record(USER, user.id, "changed")
+            changed = tuple(k for k in changes if k not in ("id", "password"))
+            self.logs[tenant.id].record(USER, user.id, "changed", props=changed)
             return user
 
     def delete_user(self, tenant: Tenant, user: User) -> None:

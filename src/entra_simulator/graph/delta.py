@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
@@ -44,6 +44,15 @@ _RESYNC_MESSAGE = (
     "server doesn't know about."
 )
 Position = tuple[int, int]  # (object index in the round, members@delta slice index)
+
+
+@dataclass
+class Touch:
+    """What a later round saw happen to one object: member changes (True = added) and updated properties."""
+
+    members: dict[str, bool] = field(default_factory=dict)
+    props: set[str] = field(default_factory=set)
+    created: bool = False
 
 
 @dataclass(frozen=True)
@@ -148,14 +157,18 @@ def delta_page(request: Request, tenant: Tenant, kind: str) -> Response:
         pos = (0, 0)
         if deltatoken == "latest":  # only a deltaLink, no backlog (spec §8.5)
             return _respond(request, sim, rnd, [], None)
+    minimal = "return=minimal" in request.headers.get("prefer", "").replace(" ", "").lower()
     page: list[bytes] = []
     next_pos: Position | None = None
-    for item_pos, item in _items(sim, tenant, rnd, pos):
+    for item_pos, item in _items(sim, tenant, rnd, pos, minimal=minimal):
         if len(page) == sim.settings.delta_page_size:
             next_pos = item_pos
             break
         page.append(item)
-    return _respond(request, sim, rnd, page, next_pos)
+    response = _respond(request, sim, rnd, page, next_pos)
+    if minimal:
+        response.headers["Preference-Applied"] = "return=minimal"
+    return response
 
 
 def _respond(request: Request, sim: Simulator, rnd: Round, page: list[bytes], next_pos: Position | None) -> Response:
@@ -170,17 +183,19 @@ def _respond(request: Request, sim: Simulator, rnd: Round, page: list[bytes], ne
     return collection(request, fragment, page, delta_link=delta_link)
 
 
-def _items(sim: Simulator, tenant: Tenant, rnd: Round, start: Position) -> Iterator[tuple[Position, bytes]]:
+def _items(
+    sim: Simulator, tenant: Tenant, rnd: Round, start: Position, *, minimal: bool
+) -> Iterator[tuple[Position, bytes]]:
     ids = _initial_ids(sim, tenant, rnd, start[0]) if rnd.after < 0 else _changed_ids(sim, tenant, rnd, start[0])
-    for index, (object_id, member_ops) in ids:
+    for index, (object_id, touch) in ids:
         first_slice = start[1] if index == start[0] else 0
-        for slice_index, item in _object_items(tenant, rnd, object_id, member_ops, first_slice):
+        for slice_index, item in _object_items(tenant, rnd, object_id, touch, first_slice, minimal=minimal):
             yield (index, slice_index), item
 
 
 def _initial_ids(
     sim: Simulator, tenant: Tenant, rnd: Round, start: int
-) -> Iterator[tuple[int, tuple[str, dict[str, bool] | None]]]:
+) -> Iterator[tuple[int, tuple[str, Touch | None]]]:
     log = sim.directory.log(tenant)
     source = list(rnd.ids) if rnd.ids is not None else log.order[rnd.kind]
     live = tenant.users if rnd.kind == USER else tenant.groups
@@ -192,44 +207,51 @@ def _initial_ids(
 
 def _changed_ids(
     sim: Simulator, tenant: Tenant, rnd: Round, start: int
-) -> Iterator[tuple[int, tuple[str, dict[str, bool] | None]]]:
-    """Objects touched in ``(after, upto]`` in first-touch order, each with its net member changes (True = add)."""
-    touched: dict[str, dict[str, bool]] = {}
+) -> Iterator[tuple[int, tuple[str, Touch | None]]]:
+    """Objects touched in ``(after, upto]`` in first-touch order, each with what happened to it."""
+    log = sim.directory.log(tenant)
+    touched: dict[str, Touch] = {}
     wanted = set(rnd.ids) if rnd.ids is not None else None
-    for change in sim.directory.log(tenant).since(rnd.after, rnd.upto):
+    for change in log.since(rnd.after, rnd.upto):
         if change.kind != rnd.kind or (wanted is not None and change.object_id not in wanted):
             continue
         if change.member_id is None:
-            touched.setdefault(change.object_id, {})
+            touch = touched.setdefault(change.object_id, Touch())
+            touch.props.update(change.props)
+            touch.created = touch.created or log.created_seq.get(change.object_id, -1) == change.seq
         elif rnd.tracks_members:  # without members selected, membership changes are not tracked
-            touched.setdefault(change.object_id, {})[change.member_id] = change.op == "member_add"
-    for index, (object_id, ops) in enumerate(touched.items()):
+            touched.setdefault(change.object_id, Touch()).members[change.member_id] = change.op == "member_add"
+    for index, (object_id, touch) in enumerate(touched.items()):
         if index >= start:
-            yield index, (object_id, ops)
+            yield index, (object_id, touch)
 
 
 def _object_items(
-    tenant: Tenant, rnd: Round, object_id: str, member_ops: dict[str, bool] | None, first_slice: int
+    tenant: Tenant, rnd: Round, object_id: str, touch: Touch | None, first_slice: int, *, minimal: bool
 ) -> Iterator[tuple[int, bytes]]:
+    """One item (users) or one per members@delta slice (groups); ``minimal`` shows only what changed (§8.5)."""
+    names = rnd.names
+    if minimal and touch is not None and not touch.created:
+        names = ("id", *(n for n in rnd.names if n in touch.props))
     if rnd.kind == USER:
         user = tenant.users.get(object_id)
         if user is None:  # users are soft-deleted first: restorable, reason "changed" (§8.5)
             yield 0, dumps({"id": object_id, "@removed": {"reason": "changed"}})
         else:
-            yield 0, dumps({n: user.props.get(n, [] if n in USER_LISTS else None) for n in rnd.names})
+            yield 0, dumps({n: user.props.get(n, [] if n in USER_LISTS else None) for n in names})
         return
     group = tenant.groups.get(object_id)
     if group is None:
         yield 0, dumps({"id": object_id, "@removed": {"reason": "deleted"}})
         return
-    props = {n: group.props.get(n, [] if n in GROUP_LISTS else None) for n in rnd.names}
+    props = {n: group.props.get(n, [] if n in GROUP_LISTS else None) for n in names}
     if not rnd.tracks_members:
         yield 0, dumps(props)
         return
-    if member_ops is None:  # initial round: every current member
+    if touch is None:  # initial round: every current member
         entries = [_member_entry(tenant, m, True) for m in list(group.members)]
     else:
-        entries = [_member_entry(tenant, m, added) for m, added in member_ops.items()]
+        entries = [_member_entry(tenant, m, added) for m, added in touch.members.items()]
     slices = max(1, -(-len(entries) // MEMBERS_PER_ITEM))
     for slice_index in range(first_slice, slices):
         chunk = entries[slice_index * MEMBERS_PER_ITEM : (slice_index + 1) * MEMBERS_PER_ITEM]

@@ -135,3 +135,25 @@ def test_forced_resync_is_410_with_location(client: TestClient, headers: dict[st
     assert location.startswith(f"{BASE}/v1.0/users/delta?") and "$select=displayName" in location
     users, _, _ = _round(client, headers, location)  # the fresh full sync works and the flag is used up
     assert len(users) == BIG_MEMBERS + 4 and set(users[0]) == {"id", "displayName"}
+
+
+def test_prefer_minimal_shows_only_changed_properties(client: TestClient, headers: dict[str, str]) -> None:
+    users_link = client.get("/v1.0/users/delta?$deltatoken=latest", headers=headers).json()["@odata.deltaLink"]
+    groups_link = client.get("/v1.0/groups/delta?$deltatoken=latest", headers=headers).json()["@odata.deltaLink"]
+    client.patch(f"{ADMIN}/users/{USER_UPN}", json={"jobTitle": "Directeur", "department": "Directie"})
+    new = client.post(f"{ADMIN}/users", json={"userPrincipalName": "vers@contoso.nl", "givenName": "Vers"}).json()
+    big = _group_id(client, headers, BIG_GROUP)
+    client.post(f"{ADMIN}/groups/{big}/members", json={"member": "vers@contoso.nl"})
+    minimal = {**headers, "Prefer": "return=minimal"}
+
+    response = client.get(users_link, headers=minimal)
+    assert response.headers["preference-applied"] == "return=minimal"
+    by_id = {u["id"]: u for u in response.json()["value"]}
+    jan = client.get(f"/v1.0/users/{USER_UPN}", headers=headers).json()["id"]
+    assert by_id[jan] == {"id": jan, "jobTitle": "Directeur"}  # department is not in the default selection
+    assert by_id[new["id"]]["givenName"] == "Vers" and "businessPhones" in by_id[new["id"]]  # created: all
+
+    (group,) = _round(client, minimal, groups_link)[0]
+    assert group == {"id": big, "members@delta": [{"@odata.type": "#microsoft.graph.user", "id": new["id"]}]}
+    full = _round(client, headers, groups_link)[0][0]
+    assert full["displayName"] == BIG_GROUP  # without the header: all selected properties
