@@ -66,6 +66,7 @@ class DemoStack:
             )
         )
         wait_until_ready(f"{self.koppel_url}/readyz", child=koppel)
+        self.koppel_pid = koppel.pid  # bench/sso measures koppel's own CPU from its process
         host = self.stack.enter_context(
             process(
                 [python(), str(EXAMPLES / "host_app.py")],
