@@ -18,7 +18,7 @@ from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode
 from joserfc import jwt
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from koppel.directory.models import DirectoryUser
 from koppel.security.tokens import hash_token
@@ -104,7 +104,7 @@ class ProviderServer(AuthorizationServer):  # type: ignore[misc]
 
     def access_token(self, *, client_id: str, sso_session: SsoSession, scope: str) -> str:
         """RFC 9068 JWT access token: the userinfo endpoint and the host app's API can verify it."""
-        kid, key = keys.current_key(session=self.ctx.session, secret_box=self.ctx.secret_box, now=self.ctx.now)
+        kid, key = self.ctx.signing_key()
         claims = {
             "iss": self.ctx.issuer,
             "sub": sso_session.user_id,
@@ -195,19 +195,18 @@ class KoppelOpenIDCode(OpenIDCode):  # type: ignore[misc]
         self.ctx = ctx
 
     def exists_nonce(self, nonce: str, request: OAuth2Request) -> bool:
-        query = select(AuthorizationCode.code_hash).where(
-            AuthorizationCode.client_id == request.payload.client_id, AuthorizationCode.nonce == nonce
-        )
-        return self.ctx.session.scalar(query.limit(1)) is not None
+        # The nonce protects the host app (it compares the ID token's nonce with its own, OIDC Core
+        # §3.1.3.7 (11)); an OP-side uniqueness check would scan every stored code on each request.
+        return False
 
     def resolve_client_private_key(self, client: ClientAdapter) -> Any:
-        return keys.current_key(session=self.ctx.session, secret_box=self.ctx.secret_box, now=self.ctx.now)[1]
+        return self.ctx.signing_key()[1]
 
     def get_client_algorithm(self, client: ClientAdapter) -> str:
         return keys.ALGORITHM
 
     def get_encode_header(self, client: ClientAdapter) -> dict[str, str]:
-        kid, _ = keys.current_key(session=self.ctx.session, secret_box=self.ctx.secret_box, now=self.ctx.now)
+        kid, _ = self.ctx.signing_key()
         return {"alg": keys.ALGORITHM, "kid": kid, "typ": "JWT"}
 
     def get_client_claims(self, client: ClientAdapter) -> dict[str, Any]:

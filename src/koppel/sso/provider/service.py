@@ -134,7 +134,7 @@ def issue_tokens(ctx: ProviderContext, *, client_id: str, sso_session: SsoSessio
         "iat": ctx.epoch,
         "exp": ctx.epoch + lifetime,
     }
-    kid, key = keys.current_key(session=ctx.session, secret_box=ctx.secret_box, now=ctx.now)
+    kid, key = ctx.signing_key()
     refresh = secrets.token_urlsafe(32)
     ctx.session.add(
         RefreshToken(
