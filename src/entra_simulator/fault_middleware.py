@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -60,11 +62,16 @@ async def _error_response(send: Send, rule: FaultRule, path: str) -> None:
             if rule.status == 429
             else "Service unavailable."
         )
-        body: dict[str, Any] = {"error": {"code": code, "message": message, "innerError": {}}}
+        request_id = str(uuid.uuid4())
+        inner = {"date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"), "request-id": request_id}
+        inner["client-request-id"] = request_id
+        body: dict[str, Any] = {"error": {"code": code, "message": message, "innerError": inner}}
+        extra = [(b"request-id", request_id.encode()), (b"client-request-id", request_id.encode())]
     else:
         body = {"error": "temporarily_unavailable", "error_description": "AADSTS90033: A transient error."}
+        extra = []
     data = json.dumps(body).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()), *extra]
     if rule.status in (429, 503, 504):
         headers.append((b"retry-after", str(rule.retry_after).encode()))
     await send({"type": "http.response.start", "status": rule.status, "headers": headers})

@@ -27,6 +27,7 @@ from entra_simulator.names import (
     OFFICES,
     PROJECTS,
 )
+from entra_simulator.seed import FLOW_LINES_MARK
 
 ADMIN_PASSWORD = "Welkom-Admin-2026!"
 
@@ -264,7 +265,7 @@ def to_yaml(seed: dict[str, Any]) -> str:
     if objects <= BLOCK_YAML_LIMIT:
         dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
         return str(yaml.dump(seed, Dumper=dumper, allow_unicode=True, sort_keys=False, width=120))
-    lines = ["tenants:"]
+    lines = [FLOW_LINES_MARK.rstrip("\n"), "tenants:"]
     for tenant in seed["tenants"]:
         head = [(k, v) for k, v in tenant.items() if not isinstance(v, list) or k == "domains"]
         for index, (key, value) in enumerate(head):

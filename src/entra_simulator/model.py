@@ -174,6 +174,15 @@ class Tenant:
             user = self.users.get(uid) if uid else None
         return user
 
+    def find_user_by_mail(self, address: str) -> User | None:
+        """By mail or otherMails (case-insensitive): how a guest names their own account."""
+        wanted = address.lower()
+        for user in self.users.values():
+            mails = [user.props.get("mail"), *(user.props.get("otherMails") or [])]
+            if any(isinstance(m, str) and m.lower() == wanted for m in mails):
+                return user
+        return None
+
     def delegated_scopes(self, client_app_id: str, resource: str, user_id: str) -> set[str]:
         scopes: set[str] = set()
         for g in self.grants:

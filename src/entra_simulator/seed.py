@@ -27,8 +27,33 @@ def read_seed(path: str | Path) -> dict[str, Any]:
     text = Path(path).read_text(encoding="utf-8")
     if str(path).endswith(".json") or text.lstrip().startswith("{"):
         return dict(json.loads(text))
+    if text.startswith(FLOW_LINES_MARK):
+        return read_flow_lines(text)
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     return dict(yaml.load(text, Loader=loader))  # noqa: S506 - a safe loader
+
+
+FLOW_LINES_MARK = "# entra_simulator seed: one JSON flow mapping per line\n"
+
+
+def read_flow_lines(text: str) -> dict[str, Any]:
+    """The YAML that ``generate`` writes for big tenants (every value a JSON flow node on its own line),
+    read line by line with ``json``: PyYAML needs ~45 s and ~2 GB for 100,000 users, this a few seconds."""
+    tenants: list[dict[str, Any]] = []
+    items: list[Any] | None = None
+    for number, line in enumerate(text.splitlines()[2:], start=3):
+        if line.startswith("  - ") and items is not None:
+            items.append(json.loads(line[4:]))
+        elif line.endswith(":") and line.startswith("  "):
+            items = tenants[-1].setdefault(line[2:-1], [])
+        elif line.startswith(("- ", "  ")):
+            if line.startswith("- "):
+                tenants.append({})
+            key, _, value = line[2:].partition(": ")
+            tenants[-1][key], items = json.loads(value), None
+        elif line.strip():
+            raise ValueError(f"line {number} of the seed is not in the generated one-line-per-object form")
+    return {"tenants": tenants}
 
 
 def load(seed: dict[str, Any], directory: Directory | None = None) -> Directory:
@@ -67,10 +92,10 @@ def load_tenant(directory: Directory, spec: dict[str, Any]) -> Tenant:
 
 
 def resolve_ref(tenant: Tenant, group_names: dict[str, str], ref: str) -> str | None:
-    """A member reference: object id, UPN (case-insensitive) or group display name."""
+    """A member reference: object id, UPN or e-mail address (case-insensitive), or group display name."""
     if ref in tenant.users or ref in tenant.groups:
         return ref
-    user = tenant.find_user(ref)
+    user = tenant.find_user(ref) or tenant.find_user_by_mail(ref)
     return user.id if user else group_names.get(ref.lower())
 
 
@@ -105,7 +130,7 @@ def _guest_defaults(tenant: Tenant, props: dict[str, Any]) -> None:
 def make_group(tenant: Tenant, spec: dict[str, Any]) -> Group:
     props = {**GROUP_DEFAULTS, **{k: v for k, v in spec.items() if k not in ("members", "owners")}}
     if "Unified" in props["groupTypes"]:
-        props.setdefault("mailEnabled", True)
+        props["mailEnabled"] = spec.get("mailEnabled", True)  # Microsoft 365 groups are mail-enabled
         props["securityEnabled"] = spec.get("securityEnabled", False)
     nickname = props.setdefault("mailNickname", "".join(c for c in props["displayName"] if c.isalnum()))
     if props.get("mailEnabled"):

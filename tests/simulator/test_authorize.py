@@ -170,3 +170,10 @@ def test_an_account_of_another_tenant_is_refused_with_50020(client: TestClient) 
     assert page.status_code == 400 and "AADSTS50020" in page.text and "location" not in page.headers
     wrong_password = submit_login(client, authorize(client), "olga@fabrikam-sim.onmicrosoft.com", "nope")
     assert "AADSTS50126" in wrong_password.text
+
+
+def test_a_guest_signs_in_with_their_own_address(client: TestClient) -> None:
+    params = redirect_params(submit_login(client, authorize(client), "Sam@Fabrikam.example"))
+    claims = claims_of(redeem(client, params["code"]).json()["id_token"])
+    assert claims["preferred_username"] == claims["email"] == "sam@fabrikam.example"
+    assert claims["idp"].startswith("https://sts.windows.net/") and claims["tid"] == TENANT_ID

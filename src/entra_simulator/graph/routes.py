@@ -164,6 +164,45 @@ def _members(request: Request, group_id: str, *, transitive: bool) -> Response:
     return collection(request, _fragment("directoryObjects", select), items, next_link=next_link, extra=extra)
 
 
+# --- a user's groups (the overage fallback; spec §7.4) -----------------------------------------------------
+MEMBER_OF_PATHS = ("memberOf", "transitiveMemberOf")
+
+
+@router.get("/users/{key}/{relation}")
+@router.get("/users/{key}/{relation}/microsoft.graph.group")
+async def user_member_of(key: str, relation: str, request: Request) -> Response:
+    return _member_of(request, key, relation)
+
+
+@router.get("/me/{relation}")
+@router.get("/me/{relation}/microsoft.graph.group")
+async def my_member_of(relation: str, request: Request) -> Response:
+    return _member_of(request, None, relation)
+
+
+def _member_of(request: Request, key: str | None, relation: str) -> Response:
+    """Direct or transitive groups of a user; ``/microsoft.graph.group`` casts to groups (they all are here)."""
+    if relation not in MEMBER_OF_PATHS:
+        raise GraphError(400, "BadRequest", f"Resource not found for the segment '{relation}'.")
+    caller = authenticate(request)
+    user = caller.user if key is None else caller.tenant.find_user(key)
+    own = caller.user is not None and user is caller.user
+    allowed = READ_GROUPS | READ_USERS
+    if caller.permissions.isdisjoint(allowed) and not (own and not caller.permissions.isdisjoint(READ_ME)):
+        raise GraphError(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+    if user is None:
+        raise not_found(key or "me")
+    directory = sim_of(request).directory
+    tenant = caller.tenant
+    ids = directory.transitive_groups(tenant, user.id) if relation == "transitiveMemberOf" else sorted(user.member_of)
+    select = shapes.parse_select(request.query_params.get("$select"), shapes.GROUP_PROPERTIES, type_name="Group")
+    page, token = page_slice(request, ids, parse_top(request))
+    items = [data for i in page if (data := shapes.object_json(tenant, i, select)) is not None]
+    path = request.url.path.removeprefix("/v1.0")
+    next_link = link(request, path, **{"$skiptoken": token}) if token else None
+    return collection(request, _fragment("directoryObjects", select), items, next_link=next_link)
+
+
 # --- teams, invitations -------------------------------------------------------------------------------------
 @router.get("/teams/{team_id}/members")
 async def team_members(team_id: str, request: Request) -> Response:

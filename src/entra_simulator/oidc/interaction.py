@@ -63,6 +63,8 @@ def check_user(sim: Simulator, ctx: dict[str, Any], form: dict[str, str]) -> tup
     login = form.get("login", "").strip()
     tenant = home_tenant(sim, ctx, login)
     user = tenant.find_user(login) if tenant and login else None
+    if user is None and tenant and login and (guest := tenant.find_user_by_mail(login)) and guest.is_guest:
+        user = guest  # a guest signs in with their own address, not the #EXT# UPN
     if user is None and ctx.get("tenant") and "@" in login:
         # An account of another tenant authenticates at its home tenant; the caller then refuses
         # it for this tenant with AADSTS50020 (spec §5), as the real service does.

@@ -69,7 +69,7 @@ def id_token(
 ) -> str:
     claims: dict[str, Any] = {"aud": app.app_id, "iss": iss.v2, **_times(sim, 3600)}
     # name, oid and preferred_username: MSAL builds its account from them (spec §9.4)
-    claims.update({"name": user.props.get("displayName"), "oid": user.id, "preferred_username": user.upn})
+    claims.update({"name": user.props.get("displayName"), "oid": user.id, "preferred_username": sign_in_name(user)})
     claims.update({"rh": _opaque(), "sub": pairwise_sub(user.id, app.app_id), "tid": iss.tenant.id})
     claims.update({"uti": _opaque()[:22], "ver": "2.0", "aio": _opaque(), "sid": str(uuid.uuid4())})
     if nonce is not None:
@@ -130,7 +130,7 @@ def user_access_token(
         )
     else:
         claims.update({"iss": iss.v2, "azp": client.app_id, "azpacr": appidacr, "ver": "2.0"})
-        claims["preferred_username"] = user.upn
+        claims["preferred_username"] = sign_in_name(user)
     if resource.app is not None:
         claims.update(_resource_user_claims(sim, iss.tenant, resource.app, user))
     if (
@@ -172,3 +172,10 @@ def app_access_token(
     else:
         claims.update({"iss": iss.v2, "azp": client.app_id, "azpacr": appidacr, "ver": "2.0"})
     return _sign(sim, claims, v1=resource.version != 2)
+
+
+def sign_in_name(user: User) -> str:
+    """``preferred_username``: the UPN, or for a guest the address they sign in with at home (not #EXT#)."""
+    if user.is_guest and isinstance(user.props.get("mail"), str):
+        return str(user.props["mail"])
+    return user.upn
