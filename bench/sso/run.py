@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -50,7 +53,7 @@ def login(browser: httpx.Client, host: str, user: str, password: str, callback_t
     raise RuntimeError("login did not finish")
 
 
-def run(logins: int, workers: int) -> dict[str, Any]:
+def run(logins: int, workers: int, profile: Path | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         stack = DemoStack(data_dir=Path(tmp), port=free_port())
         try:
@@ -62,6 +65,7 @@ def run(logins: int, workers: int) -> dict[str, Any]:
             for b in browsers:  # warm-up: one login each (password, keys, discovery caches)
                 login(b, info["host_app"], info["sign_in_as"], info["password"], [])
             per_worker = logins // workers
+            spy = _py_spy(stack.koppel_pid, profile) if profile else None
             cpu_before = sum(koppel.cpu_times()[:2])
             started = time.perf_counter()
             threads = [
@@ -79,6 +83,9 @@ def run(logins: int, workers: int) -> dict[str, Any]:
                 t.join()
             elapsed = time.perf_counter() - started
             cpu = sum(koppel.cpu_times()[:2]) - cpu_before
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(60)
             done = per_worker * workers
             ordered = sorted(callback_times)
             return {
@@ -95,12 +102,22 @@ def run(logins: int, workers: int) -> dict[str, Any]:
             stack.close()
 
 
+def _py_spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
+    """Sample koppel while the logins run (``pip install py-spy``; a speedscope or flamegraph file)."""
+    fmt = {".json": "speedscope", ".svg": "flamegraph"}.get(out.suffix, "raw")  # raw: collapsed stacks
+    args = ["py-spy", "record", "--pid", str(pid), "--gil", "--rate", "200", "--format", fmt, "--output", str(out)]
+    spy = subprocess.Popen([str(Path(sys.executable).parent / args[0]), *args[1:]], stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # py-spy attaches before the first login
+    return spy
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--logins", type=int, default=600)
     parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--profile", type=Path, help="py-spy koppel into this file (.svg, .json speedscope, else collapsed)")
     args = parser.parse_args()
-    print(json.dumps(run(args.logins, args.workers), indent=2))
+    print(json.dumps(run(args.logins, args.workers, args.profile), indent=2))
 
 
 if __name__ == "__main__":

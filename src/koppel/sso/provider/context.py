@@ -9,7 +9,9 @@ from joserfc.jwk import RSAKey
 from sqlalchemy.orm import Session
 
 from koppel.security.crypto import SecretBox
-from koppel.sso import keys
+from koppel.sso import clients, keys
+from koppel.sso.cache import SsoCache
+from koppel.sso.models import SsoClient
 
 CODE_LIFETIME = timedelta(minutes=5)  # RFC 6749 §4.1.2: short, at most 10 minutes
 ACCESS_TOKEN_LIFETIME = timedelta(minutes=60)
@@ -24,13 +26,24 @@ class ProviderContext:
     secret_box: SecretBox
     issuer: str
     now: datetime
+    cache: SsoCache | None = None  # the app's; without one (scripts, service tests) every read is fresh
     _key: tuple[str, RSAKey] | None = field(default=None, repr=False)
 
     def signing_key(self) -> tuple[str, RSAKey]:
-        """(kid, key) of the current signing key, read once per request."""
+        """(kid, key) of the current signing key, read once per request (or per cache period)."""
         if self._key is None:
-            self._key = keys.current_key(session=self.session, secret_box=self.secret_box, now=self.now)
+
+            def load() -> tuple[str, RSAKey]:
+                return keys.current_key(session=self.session, secret_box=self.secret_box, now=self.now)
+
+            self._key = self.cache.signing_key(load) if self.cache else load()
         return self._key
+
+    def client(self, client_id: str) -> SsoClient | None:
+        def load() -> SsoClient | None:
+            return clients.find_client(session=self.session, client_id=client_id)
+
+        return self.cache.client(client_id, load) if self.cache and client_id else load()
 
     @property
     def epoch(self) -> int:
