@@ -16,8 +16,8 @@ from koppel.events.cli import webhook_app
 from koppel.graph.cli import sync_app
 from koppel.jobs.cli import worker
 from koppel.organizations.cli import connection_app, org_app
-from koppel.sso.cli import client_app, register_connection_commands
 from koppel.scim.cli import scim_app
+from koppel.sso.cli import client_app, register_connection_commands
 
 app = typer.Typer(help="koppel: Microsoft 365 / Entra ID integration for your SaaS app.", no_args_is_help=True)
 config_app = typer.Typer(help="Configuration.", no_args_is_help=True)
