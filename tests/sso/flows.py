@@ -128,6 +128,14 @@ class HostApp:
         }
         return f"{KOPPEL}/oauth2/authorize?{urlencode(params)}"
 
+    def refusal(self, response: httpx.Response) -> str:
+        """The ``error_description`` of an OIDC ``access_denied`` redirect to this app (RFC 6749 §4.1.2.1)."""
+        url = str(response.request.url)
+        assert url.startswith(self.redirect_uri), f"did not land in the host app: {url} {response.text[:800]}"
+        query = parse_qs(urlsplit(url).query)
+        assert query["error"] == ["access_denied"] and query["state"] == [self.state] and "code" not in query, query
+        return query["error_description"][0]
+
     def code_from(self, response: httpx.Response) -> str:
         url = str(response.request.url)
         assert url.startswith(self.redirect_uri), f"did not land in the host app: {url} {response.text[:800]}"
@@ -150,9 +158,19 @@ def sign_in(koppel: TestClient, idp: httpx.Client, host: HostApp, login: str, pa
     """One complete login; returns the token response (or the page where it stopped).
 
     Each login is a new authorization request (fresh state, nonce and PKCE), as a library makes it.
+    A refused login returns its ``error_description`` (the app got ``access_denied``).
     """
     host = HostApp(host.client_id, host.client_secret, host.redirect_uri)
     landed = Browser(koppel, idp, entra_login(login, password)).go(host.authorize_url(**params))
     if not str(landed.request.url).startswith(host.redirect_uri):
         return landed
+    if "error=" in str(landed.request.url):
+        return Refused(host.refusal(landed))
     return host.redeem(koppel, host.code_from(landed))
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The app received ``error=access_denied``; ``description`` is what koppel told it."""
+
+    description: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from urllib.parse import parse_qs, urlsplit
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from koppel.db.base import utcnow
 from koppel.sso import keys
+from koppel.sso.cache import KEY_TTL_SECONDS, SsoCache
 from tests.simulator.support import PASSWORD, USER_UPN
 from tests.sso.conftest import Setup
 from tests.sso.flows import KOPPEL, Browser, HostApp, entra_login, hidden_inputs, sign_in
@@ -104,12 +106,17 @@ def test_key_rotation_keeps_old_tokens_verifiable(
     koppel: TestClient, idp_http: httpx.Client, platform: Setup, sso_app: FastAPI, db: Db
 ) -> None:
     before = sign_in(koppel, idp_http, platform.host, USER_UPN, PASSWORD, organization="contoso").json()
-    with db() as session:
+    with db() as session:  # as `koppel client rotate-signing-key` does, from another process
         rotated = keys.rotate_keys(session=session, secret_box=sso_app.state.secret_box, now=utcnow())
+    # The server reads the current key at most once per cache period (KEY_TTL_SECONDS); until
+    # then it signs with the retired key, which the JWKS still serves.
+    during = sign_in(koppel, idp_http, platform.host, USER_UPN, PASSWORD, organization="contoso").json()
+    cache: SsoCache = sso_app.state.sso_cache
+    cache.clock = lambda: time.monotonic() + KEY_TTL_SECONDS + 1
     after = sign_in(koppel, idp_http, platform.host, USER_UPN, PASSWORD, organization="contoso").json()
-    kid_before = jwt.decode(before["id_token"], verify_id_keys(koppel)).header["kid"]
-    kid_after = jwt.decode(after["id_token"], verify_id_keys(koppel)).header["kid"]
-    assert kid_before in rotated["retired"] and kid_after == rotated["kid"]
+    kid = {n: jwt.decode(t["id_token"], verify_id_keys(koppel)).header["kid"] for n, t in
+           (("before", before), ("during", during), ("after", after))}  # fmt: skip
+    assert kid["before"] in rotated["retired"] and kid["during"] == kid["before"] and kid["after"] == rotated["kid"]
     assert len(koppel.get("/oauth2/jwks").json()["keys"]) == 2
     verify_id_token(koppel, before["id_token"])
 

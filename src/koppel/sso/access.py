@@ -81,7 +81,8 @@ def resolve_user(
             "not_in_directory",
             "your account is not in the organization's synced directory; ask your IT admin to add you",
         )
-    return _create_jit(session, org, config, enrich(identity) if enrich else identity, now)
+    with session.begin_nested():  # a failed creation leaves no partial record in the login's transaction
+        return _create_jit(session, org, config, enrich(identity) if enrich else identity, now)
 
 
 def _find_user(

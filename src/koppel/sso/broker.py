@@ -7,9 +7,11 @@ Finding the organization (issue 5 §2): the ``organization`` parameter (slug), t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from authlib.oauth2.rfc6749.errors import OAuth2Error
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -19,8 +21,9 @@ from koppel.security.crypto import SecretBox
 from koppel.settings import Settings
 from koppel.sso import service
 from koppel.sso.errors import LoginFailed
-from koppel.sso.models import SsoSession
 from koppel.sso.protocol.claims import UpstreamIdentity
+from koppel.sso.provider import service as provider_service
+from koppel.sso.runtime import SsoRuntime
 from koppel.sso.upstream import graph, login
 from koppel.sso.upstream.config import UpstreamConfig, upstream_config
 from koppel.sso.upstream.fetcher import UpstreamFetcher
@@ -81,50 +84,71 @@ def begin(
     )
 
 
-def callback(
-    *,
-    session: Session,
-    fetcher: UpstreamFetcher,
-    settings: Settings,
-    secret_box: SecretBox,
-    connection_id: str,
-    params: dict[str, str],
-    browser_state: str | None,
-    now: datetime,
-) -> tuple[SsoSession, dict[str, Any]]:
-    """The IdP's answer on ``/sso/callback/{connection_id}`` → a koppel session, or LoginFailed.
+@dataclass(frozen=True)
+class Landing:
+    """Where the browser goes after the callback: the app's redirect URI with a code or with
+    ``error=access_denied`` (``refused`` then says why)."""
 
-    Failures are recorded as ``sso.login.failed`` with their reason and re-raised.
+    location: str
+    refused: LoginFailed | None = None
+
+
+def callback(*, rt: SsoRuntime, connection_id: str, params: dict[str, str], browser_state: str | None) -> Landing:
+    """The IdP's answer on ``/sso/callback/{connection_id}`` → the app's redirect, or LoginFailed.
+
+    Three short transactions, none open during the call to the IdP (on SQLite a transaction holds
+    the database's write lock): consume the state; redeem the IdP's code and validate its ID
+    token; complete the login and issue the app's code. A failure is recorded as
+    ``sso.login.failed`` with its reason; an access-policy refusal goes back to the app as
+    ``access_denied``, anything else is raised for koppel's error page.
     """
+    now = rt.clock()
     config: UpstreamConfig | None = None
+    resumed: dict[str, Any] | None = None
     try:
-        connection = session.get(Connection, connection_id)
-        if connection is None:
-            raise LoginFailed("connection", "this sign-in connection no longer exists")
-        config = upstream_config(connection, settings=settings, secret_box=secret_box)
         state = params.get("state", "")
-        tx = login.take_transaction(session=session, state=state, connection_id=connection_id, now=now)
+        with rt.transaction() as session:
+            connection = session.get(Connection, connection_id)
+            if connection is None:
+                raise LoginFailed("connection", "this sign-in connection no longer exists")
+            config = upstream_config(connection, settings=rt.settings, secret_box=rt.secret_box)
+            tx = login.take_transaction(session=session, state=state, connection_id=connection_id, now=now)
         if browser_state != state:
             raise LoginFailed("browser", "this sign-in was started in another browser; start again from the app")
+        resumed = dict(tx.request)
         if params.get("error"):
             raise LoginFailed(
                 "idp_error", f"the identity provider said: {params.get('error_description') or params['error']}"
             )
         done = login.finish_login(
-            fetcher=fetcher, config=config, tx=tx, code=params.get("code", ""), base_url=settings.base_url, now=now
-        )
-        sso_session = service.complete_login(
-            session=session,
-            config=config,
-            identity=done.identity,
+            fetcher=rt.fetcher, config=config, tx=tx, code=params.get("code", ""), base_url=rt.settings.base_url,
             now=now,
-            resolve_overage=lambda identity: _overage(fetcher, config, settings, identity),
-            enrich=lambda identity: _profile(fetcher, config, settings, identity, done.access_token),
-        )
-        return sso_session, done.request
+        )  # fmt: skip
+        with rt.transaction() as session:
+            sso_session = service.complete_login(
+                session=session,
+                config=config,
+                identity=done.identity,
+                now=now,
+                resolve_overage=lambda identity: _overage(rt.fetcher, config, rt.settings, identity),
+                enrich=lambda identity: _profile(rt.fetcher, config, rt.settings, identity, done.access_token),
+            )
+            try:
+                location = provider_service.issue_code(
+                    rt.provider(session, now), resumed=resumed, sso_session=sso_session
+                )
+            except OAuth2Error as error:
+                raise LoginFailed(
+                    "client", "the app's sign-in request is no longer valid; start again from the app"
+                ) from error
+        return Landing(location)
     except KoppelError as exc:
         reason = getattr(exc, "reason", exc.code)
-        service.login_event(session, "sso.login.failed", config, now, reason=reason, detail=exc.detail)
+        with rt.transaction() as session:
+            service.login_event(session, "sso.login.failed", config, now, reason=reason, detail=exc.detail)
+        denied = provider_service.deny(resumed=resumed, description=exc.detail) if resumed else None
+        if isinstance(exc, LoginFailed) and exc.refused and denied:
+            return Landing(denied, refused=exc)
         raise
 
 

@@ -13,15 +13,13 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from koppel.api.deps import NowDep, SecretBoxDep, SessionDep, SettingsDep
+from koppel.api.deps import SessionDep, SettingsDep
 from koppel.errors import KoppelError
 from koppel.sso import broker, clients, pages
 from koppel.sso.api_routes import router as api_router
-from koppel.sso.provider import service as provider_service
-from koppel.sso.provider.context import ProviderContext
 from koppel.sso.provider.routes import ORG_COOKIE, STATE_COOKIE
 from koppel.sso.provider.routes import router as provider_router
-from koppel.sso.upstream.deps import FetcherDep
+from koppel.sso.runtime import SsoRuntime, in_worker, sso_runtime
 
 router = APIRouter(tags=["sso: broker"], include_in_schema=False)
 
@@ -67,38 +65,24 @@ def discover_submit(request: Request, form: FormDep, session: SessionDep, settin
 
 
 @router.get("/sso/callback/{connection_id}")
-def callback(
-    connection_id: str,
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    box: SecretBoxDep,
-    now: NowDep,
-    fetcher: FetcherDep,
-) -> Response:
+async def callback(connection_id: str, request: Request) -> Response:
     """The IdP's answer for one connection (its own callback URL: mix-up defence, RFC 9700 §4.4)."""
+    response: Response = await in_worker(_callback, sso_runtime(request), request, connection_id)
+    return response
+
+
+def _callback(rt: SsoRuntime, request: Request, connection_id: str) -> Response:
     try:
-        sso_session, resumed = broker.callback(
-            session=session,
-            fetcher=fetcher,
-            settings=settings,
-            secret_box=box,
+        landing = broker.callback(
+            rt=rt,
             connection_id=connection_id,
             params=dict(request.query_params),
             browser_state=request.cookies.get(STATE_COOKIE),
-            now=now,
         )
     except KoppelError as exc:
         reason = getattr(exc, "reason", exc.code)
         return pages.error_page(request, title="Sign-in failed", detail=exc.detail, reason=reason, status_code=403)
-    ctx = ProviderContext(session, box, settings.base_url, now)
-    status, _body, headers = provider_service.issue_code(
-        ctx, uri=resumed["uri"], params=resumed["params"], sso_session=sso_session
-    )
-    location = dict(headers).get("Location")
-    if status != 302 or not location:
-        return pages.error_page(request, title="Sign-in failed", detail="the app's sign-in request is no longer valid")
-    response = RedirectResponse(location, status_code=303)
+    response = RedirectResponse(landing.location, status_code=303)
     response.delete_cookie(STATE_COOKIE, path="/sso/callback")
     return response
 

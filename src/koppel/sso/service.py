@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from koppel.db.base import new_id
 from koppel.directory.models import DirectoryGroup, DirectoryUser, Membership
 from koppel.events.log import NewEvent, append
 from koppel.organizations.models import Organization
@@ -26,6 +27,8 @@ from koppel.sso.protocol.entra import is_guid
 from koppel.sso.upstream.config import UpstreamConfig
 
 SESSION_LIFETIME = timedelta(hours=12)
+# "Last seen" of a group is refreshed at most this often: a repeat login writes nothing for it.
+SEEN_RESOLUTION = timedelta(hours=1)
 OverageResolver = Callable[[UpstreamIdentity], list[tuple[str, str | None]]]
 Enricher = Callable[[UpstreamIdentity], UpstreamIdentity]
 
@@ -53,21 +56,20 @@ def complete_login(
     )
     if decision.denied:
         raise LoginFailed("no_role", "none of your groups has a role in this app; ask your IT admin for access")
-    with session.begin_nested():  # a refused user leaves no JIT record behind
-        user = resolve_user(session=session, org=org, config=config, identity=identity, enrich=enrich, now=now)
-        sso_session = SsoSession(
-            org_id=org.id,
-            user_id=user.id,
-            connection_id=config.connection_id,
-            idp=identity.issuer,
-            amr=list(identity.amr),
-            roles=list(decision.roles),
-            groups=[g.name or g.key for g in groups],
-            auth_time=now,
-            expires_at=now + SESSION_LIFETIME,
-        )
-        session.add(sso_session)
-        session.flush()
+    user = resolve_user(session=session, org=org, config=config, identity=identity, enrich=enrich, now=now)
+    sso_session = SsoSession(
+        id=new_id(),
+        org_id=org.id,
+        user_id=user.id,
+        connection_id=config.connection_id,
+        idp=identity.issuer,
+        amr=list(identity.amr),
+        roles=list(decision.roles),
+        groups=[g.name or g.key for g in groups],
+        auth_time=now,
+        expires_at=now + SESSION_LIFETIME,
+    )
+    session.add(sso_session)  # written with the code and the event, in one flush at commit
     login_event(session, "sso.login.succeeded", config, now, user_id=user.id, roles=list(decision.roles))
     return sso_session
 
@@ -123,7 +125,7 @@ def record_seen_groups(*, session: Session, org_id: str, groups: Iterable[GroupR
         seen = existing.get(key)
         if seen is None:
             session.add(SeenGroup(org_id=org_id, group_key=key, name=name, first_seen_at=now, last_seen_at=now))
-        else:
+        elif (name and name != seen.name) or now - seen.last_seen_at > SEEN_RESOLUTION:
             seen.last_seen_at, seen.name = now, name or seen.name
 
 

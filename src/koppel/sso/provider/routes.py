@@ -19,7 +19,7 @@ from koppel.sso import broker, keys, pages
 from koppel.sso.provider import service
 from koppel.sso.provider.context import ProviderContext
 from koppel.sso.provider.server import PlainRequest, ProviderServer
-from koppel.sso.upstream.deps import FetcherDep
+from koppel.sso.runtime import SsoRuntime, in_worker, sso_runtime
 
 router = APIRouter(tags=["sso: OpenID Provider"])
 ORG_COOKIE = "koppel_org"  # set by the /sso/{org} entry link, read by the authorization request
@@ -45,44 +45,45 @@ def jwks(session: SessionDep, settings: SettingsDep, box: SecretBoxDep, now: Now
 
 
 @router.get("/oauth2/authorize", include_in_schema=False)
-def authorize(
-    request: Request, session: SessionDep, settings: SettingsDep, box: SecretBoxDep, now: NowDep, fetcher: FetcherDep
-) -> Response:
-    ctx = ProviderContext(session, box, settings.base_url, now)
+async def authorize(request: Request) -> Response:
+    response: Response = await in_worker(_authorize, sso_runtime(request), request)
+    return response
+
+
+def _authorize(rt: SsoRuntime, request: Request) -> Response:
     params = dict(request.query_params)
-    try:
-        ProviderServer(ctx).get_consent_grant(PlainRequest("GET", str(request.url), params, request.headers))
-    except OAuth2Error as error:
-        return oauth_error(request, error)
-    slug = params.get("organization") or request.cookies.get(ORG_COOKIE)
-    org = broker.find_org(session=session, slug=slug, email=params.get("login_hint"))
-    if org is None and params.get("organization"):
-        return pages.error_page(request, title="Unknown organization", detail=f"no organization {slug!r} here")
-    if org is None:
-        return RedirectResponse(f"/sso/discover?{urlencode(params)}", status_code=303)
-    try:
-        url, state = broker.begin(
-            session=session,
-            fetcher=fetcher,
-            settings=settings,
-            secret_box=box,
-            org=org,
-            request={"uri": str(request.url), "params": params},
-            login_hint=params.get("login_hint"),
-            now=now,
-        )
-    except KoppelError as exc:
-        return pages.error_page(
-            request, title="Sign-in is not available", detail=exc.detail, status_code=exc.status_code
-        )
+    now = rt.clock()
+    with rt.transaction() as session:
+        try:
+            redirect_uri = service.validate_authorization(
+                rt.provider(session, now), uri=str(request.url), params=params, headers=request.headers
+            )
+        except OAuth2Error as error:
+            return oauth_error(request, error)
+        slug = params.get("organization") or request.cookies.get(ORG_COOKIE)
+        org = broker.find_org(session=session, slug=slug, email=params.get("login_hint"))
+        if org is None and params.get("organization"):
+            return pages.error_page(request, title="Unknown organization", detail=f"no organization {slug!r} here")
+        if org is None:
+            return RedirectResponse(f"/sso/discover?{urlencode(params)}", status_code=303)
+        try:
+            url, state = broker.begin(
+                session=session,
+                fetcher=rt.fetcher,
+                settings=rt.settings,
+                secret_box=rt.secret_box,
+                org=org,
+                request={"uri": str(request.url), "params": params, "redirect_uri": redirect_uri},
+                login_hint=params.get("login_hint"),
+                now=now,
+            )
+        except KoppelError as exc:
+            return pages.error_page(
+                request, title="Sign-in is not available", detail=exc.detail, status_code=exc.status_code
+            )
     response = RedirectResponse(url, status_code=303)
     response.set_cookie(
-        STATE_COOKIE,
-        state,
-        httponly=True,
-        samesite="lax",
-        path="/sso/callback",
-        secure=settings.base_url.startswith("https://"),
+        STATE_COOKIE, state, httponly=True, samesite="lax", path="/sso/callback", secure=rt.secure_cookies
     )
     response.delete_cookie(ORG_COOKIE, path="/")
     return response
@@ -97,14 +98,17 @@ def oauth_error(request: Request, error: OAuth2Error) -> Response:
 
 
 @router.post("/oauth2/token", include_in_schema=False)
-def token(
-    request: Request, form: FormDep, session: SessionDep, settings: SettingsDep, box: SecretBoxDep, now: NowDep
-) -> JSONResponse:
-    ctx = ProviderContext(session, box, settings.base_url, now)
-    status, body, headers = ProviderServer(ctx).create_token_response(
-        PlainRequest("POST", str(request.url), form, request.headers)
-    )
-    return JSONResponse(body, status_code=status, headers=dict(headers))
+async def token(request: Request) -> JSONResponse:
+    form = await form_data(request)
+    response: JSONResponse = await in_worker(_token, sso_runtime(request), str(request.url), form, request.headers)
+    return response
+
+
+def _token(rt: SsoRuntime, url: str, form: dict[str, str], headers: Any) -> JSONResponse:
+    with rt.transaction() as session:
+        server = ProviderServer(rt.provider(session, rt.clock()))
+        status, body, response_headers = server.create_token_response(PlainRequest("POST", url, form, headers))
+    return JSONResponse(body, status_code=status, headers=dict(response_headers))
 
 
 @router.api_route("/oauth2/userinfo", methods=["GET", "POST"], include_in_schema=False)

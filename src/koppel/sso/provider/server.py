@@ -18,11 +18,12 @@ from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode
 from joserfc import jwt
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from koppel.directory.models import DirectoryUser
+from koppel.organizations.models import Organization
 from koppel.security.tokens import hash_token
-from koppel.sso import clients, keys
+from koppel.sso import keys
 from koppel.sso.models import AuthorizationCode, RefreshToken, SsoSession
 from koppel.sso.provider.claims import user_claims
 from koppel.sso.provider.context import (
@@ -65,7 +66,7 @@ class ProviderServer(AuthorizationServer):  # type: ignore[misc]
         self.register_grant(RotatingRefreshGrant)
 
     def query_client(self, client_id: str) -> ClientAdapter | None:
-        row = clients.find_client(session=self.ctx.session, client_id=client_id or "")
+        row = self.ctx.client(client_id or "")
         return ClientAdapter(row) if row else None
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
@@ -146,17 +147,37 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
         )
 
     def query_authorization_code(self, code: str, client: ClientAdapter) -> CodeAdapter | None:
-        row = self.ctx.session.get(AuthorizationCode, hash_token(code))
-        if row is None or row.client_id != client.get_client_id() or row.expires_at <= self.ctx.now:
+        # One round trip: the code with its session, user and organization (the ID token's claims
+        # and the active-user check then read them from the session's identity map).
+        found = self.ctx.session.execute(
+            select(AuthorizationCode, SsoSession, DirectoryUser, Organization)
+            .join(SsoSession, SsoSession.id == AuthorizationCode.session_id)
+            .join(DirectoryUser, DirectoryUser.id == SsoSession.user_id)
+            .join(Organization, Organization.id == SsoSession.org_id)
+            .where(AuthorizationCode.code_hash == hash_token(code))
+        ).first()
+        if found is None:
+            return None
+        row, sso_session, user, org = found
+        if row.client_id != client.get_client_id() or row.expires_at <= self.ctx.now:
             return None
         if row.used_at is not None:
             # RFC 6749 §4.1.2: a reused code revokes what it issued.
             revoke_session_tokens(self.ctx, row.session_id)
             return None
-        return CodeAdapter(row, self.ctx.session.get_one(SsoSession, row.session_id))
+        return CodeAdapter(row, sso_session, (user, org))
 
     def delete_authorization_code(self, authorization_code: CodeAdapter) -> None:
-        authorization_code.row.used_at = self.ctx.now
+        # Conditional, so two concurrent redemptions of one code cannot both succeed.
+        used = self.ctx.session.execute(
+            update(AuthorizationCode)
+            .where(AuthorizationCode.code_hash == authorization_code.row.code_hash, AuthorizationCode.used_at.is_(None))
+            .values(used_at=self.ctx.now)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(used, "rowcount", 0) != 1:
+            revoke_session_tokens(self.ctx, authorization_code.row.session_id)
+            raise InvalidGrantError(description="the authorization code was already used")
 
     def authenticate_user(self, authorization_code: CodeAdapter) -> SsoSession:
         return active_session(self.ctx, authorization_code.sso_session)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidClientError
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
@@ -12,11 +13,11 @@ from sqlalchemy.orm import Session
 
 from koppel.errors import InvalidInput, Unauthorized
 from koppel.security.tokens import hash_token
-from koppel.sso import clients, keys
+from koppel.sso import keys
 from koppel.sso.models import RefreshToken, SsoSession
 from koppel.sso.provider.claims import user_claims
 from koppel.sso.provider.context import ID_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME, SCOPES_SUPPORTED, ProviderContext
-from koppel.sso.provider.server import PlainRequest, ProviderServer, Response, active_session, revoke_session_tokens
+from koppel.sso.provider.server import PlainRequest, ProviderServer, active_session, revoke_session_tokens
 
 CLAIMS_SUPPORTED = (
     "sub",
@@ -64,13 +65,42 @@ def metadata(issuer: str) -> dict[str, Any]:
     }
 
 
-def issue_code(ctx: ProviderContext, *, uri: str, params: dict[str, str], sso_session: SsoSession) -> Response:
-    """Finish the host app's authorization request (RFC 6749 §4.1.2) for the signed-in user."""
+def validate_authorization(ctx: ProviderContext, *, uri: str, params: dict[str, str], headers: Any) -> str:
+    """Check the host app's authorization request (RFC 6749 §4.1.1, OIDC Core §3.1.2.1) once, at
+    ``/oauth2/authorize``; returns the validated redirect URI. Raises Authlib's ``OAuth2Error``."""
+    grant = ProviderServer(ctx).get_consent_grant(PlainRequest("GET", uri, params, headers))
+    redirect_uri: str = grant.redirect_uri
+    return redirect_uri
+
+
+def issue_code(ctx: ProviderContext, *, resumed: dict[str, Any], sso_session: SsoSession) -> str:
+    """The redirect that finishes the (already validated) authorization request: code and state
+    (RFC 6749 §4.1.2) for the signed-in user. Raises Authlib's ``OAuth2Error`` when the client or
+    its redirect URI was removed since."""
     server = ProviderServer(ctx)
-    request = PlainRequest("GET", uri, params, {})
-    grant = server.get_consent_grant(request, end_user=sso_session)
-    response: Response = server.create_authorization_response(request, grant_user=sso_session, grant=grant)
-    return response
+    request = PlainRequest("GET", resumed["uri"], resumed["params"], {})
+    redirect_uri = resumed.get("redirect_uri")
+    if redirect_uri is None:  # a login started before this koppel version: validate it here
+        grant = server.get_consent_grant(request, end_user=sso_session)
+        redirect_uri = grant.redirect_uri
+    else:
+        grant = server.get_authorization_grant(request)
+        client = server.query_client(request.payload.client_id)
+        if client is None or not client.check_redirect_uri(redirect_uri):
+            raise InvalidClientError(description="the app is no longer registered with this redirect URI")
+        request.client = client
+    _status, _body, headers = grant.create_authorization_response(redirect_uri, sso_session)
+    return str(dict(headers)["Location"])
+
+
+def deny(*, resumed: dict[str, Any], description: str) -> str | None:
+    """RFC 6749 §4.1.2.1 ``access_denied`` back to the app's validated redirect URI (None if unknown)."""
+    redirect_uri = resumed.get("redirect_uri")
+    if not redirect_uri:
+        return None
+    error = AccessDeniedError(description=description, redirect_uri=redirect_uri, state=resumed["params"].get("state"))
+    _status, _body, headers = error()
+    return str(dict(headers)["Location"])
 
 
 def _our_keys(session: Session) -> KeySet:
@@ -109,7 +139,7 @@ def end_session(
     hint = _decode(ctx, id_token_hint) if id_token_hint else {}  # an expired hint is still a fine hint
     client_id = client_id or (hint.get("aud") if isinstance(hint.get("aud"), str) else None)
     if post_logout_redirect_uri:
-        client = clients.find_client(session=ctx.session, client_id=client_id or "")
+        client = ctx.client(client_id or "")
         if client is None or post_logout_redirect_uri not in client.post_logout_redirect_uris:
             raise InvalidInput(
                 "post_logout_redirect_uri is not registered for this client "

@@ -14,6 +14,7 @@ from typing import Any
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from koppel.errors import KoppelError
@@ -84,18 +85,30 @@ def start_login(
 
 
 def take_transaction(*, session: Session, state: str, connection_id: str, now: datetime) -> LoginTransaction:
-    """The transaction for ``state``, marked used; anything else is a failed login."""
-    tx = session.get(LoginTransaction, hash_token(state)) if state else None
-    if tx is None:
+    """The transaction for ``state``, marked used in one conditional UPDATE; anything else is a failed login."""
+    state_hash = hash_token(state) if state else ""
+    tx = session.scalars(
+        update(LoginTransaction)
+        .where(
+            LoginTransaction.state_hash == state_hash,
+            LoginTransaction.connection_id == connection_id,
+            LoginTransaction.used_at.is_(None),
+            LoginTransaction.expires_at > now,
+        )
+        .values(used_at=now)
+        .returning(LoginTransaction)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if tx is not None:
+        return tx
+    found = session.get(LoginTransaction, state_hash) if state else None  # why not: read only on failure
+    if found is None:
         raise LoginFailed("state", "this sign-in link is unknown or was already used; start again from the app")
-    if tx.connection_id != connection_id:
+    if found.connection_id != connection_id:
         raise LoginFailed("mix_up", "the identity provider answered on another connection's callback")
-    if tx.used_at is not None:
+    if found.used_at is not None:
         raise LoginFailed("state_reused", "this sign-in was already completed; start again from the app")
-    if tx.expires_at <= now:
-        raise LoginFailed("state_expired", "the sign-in took too long; start again from the app")
-    tx.used_at = now
-    return tx
+    raise LoginFailed("state_expired", "the sign-in took too long; start again from the app")
 
 
 def finish_login(

@@ -1,0 +1,81 @@
+"""Per-process cache of what every login reads and rarely changes: host-app clients and the signing key.
+
+One cache per app (``app.state``), so test apps never share it. Entries live ``TTL`` seconds: a
+change made by another process (``koppel client ...``, ``koppel sso rotate-signing-key``) is seen
+within that time; this process's own changes drop the entry at once. A retired key stays in the
+JWKS (``keys.SERVED_RETIRED_KEYS``), so tokens signed with it during the TTL still verify.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from joserfc.jwk import RSAKey
+
+from koppel.sso.models import SsoClient
+
+T = TypeVar("T")
+CLIENT_TTL_SECONDS = 30.0
+KEY_TTL_SECONDS = 60.0
+
+
+@dataclass
+class _Entry:
+    value: Any
+    expires: float
+
+
+@dataclass
+class SsoCache:
+    client_ttl: float = CLIENT_TTL_SECONDS
+    key_ttl: float = KEY_TTL_SECONDS
+    clock: Callable[[], float] = time.monotonic
+    _entries: dict[str, _Entry] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def client(self, client_id: str, load: Callable[[], SsoClient | None]) -> SsoClient | None:
+        """A detached copy of the client row (shared read-only by all threads); unknown ids are not cached."""
+
+        def snapshot() -> SsoClient | None:
+            row = load()
+            return _detached(row) if row is not None else None
+
+        return self._get(f"client:{client_id}", self.client_ttl, snapshot)
+
+    def signing_key(self, load: Callable[[], tuple[str, RSAKey]]) -> tuple[str, RSAKey]:
+        key = self._get("signing_key", self.key_ttl, load)
+        assert key is not None  # load() always returns a key (it creates one on first use)
+        return key
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def _get(self, key: str, ttl: float, load: Callable[[], T | None]) -> T | None:
+        entry = self._entries.get(key)
+        now = self.clock()
+        if entry is not None and entry.expires > now:
+            value: T = entry.value
+            return value
+        loaded = load()
+        if loaded is not None:
+            with self._lock:
+                self._entries[key] = _Entry(loaded, now + ttl)
+        return loaded
+
+
+def _detached(row: SsoClient) -> SsoClient:
+    return SsoClient(
+        id=row.id,
+        client_id=row.client_id,
+        secret_hash=row.secret_hash,
+        name=row.name,
+        redirect_uris=list(row.redirect_uris),
+        post_logout_redirect_uris=list(row.post_logout_redirect_uris),
+        initiate_login_uri=row.initiate_login_uri,
+        created_at=row.created_at,
+    )

@@ -1,0 +1,61 @@
+"""What the hot SSO endpoints need from the app, taken once per request without FastAPI dependencies.
+
+Each login endpoint is an ``async def`` that reads the request and then runs its whole body, its
+own transaction included, in one worker thread (``run_sync``): one thread hand-off per request
+instead of one per dependency. The transaction is committed before the response is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+
+from koppel.security.crypto import SecretBox
+from koppel.settings import Settings
+from koppel.sso.cache import SsoCache
+from koppel.sso.provider.context import ProviderContext
+from koppel.sso.upstream.deps import get_fetcher
+from koppel.sso.upstream.fetcher import UpstreamFetcher
+
+
+@dataclass(frozen=True)
+class SsoRuntime:
+    settings: Settings
+    session_factory: sessionmaker[Session]
+    secret_box: SecretBox
+    clock: Callable[[], datetime]
+    fetcher: UpstreamFetcher
+    cache: SsoCache
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work: commit on success, roll back on any error."""
+        with self.session_factory() as session, session.begin():
+            yield session
+
+    def provider(self, session: Session, now: datetime) -> ProviderContext:
+        return ProviderContext(session, self.secret_box, self.settings.base_url, now, cache=self.cache)
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.settings.base_url.startswith("https://")
+
+
+def sso_runtime(request: Request) -> SsoRuntime:
+    state = request.app.state
+    cache: SsoCache | None = getattr(state, "sso_cache", None)
+    if cache is None:
+        cache = state.sso_cache = SsoCache()
+    return SsoRuntime(state.settings, state.session_factory, state.secret_box, state.clock, get_fetcher(request), cache)
+
+
+async def in_worker(func: Callable[..., Any], *args: Any) -> Any:
+    """Run a blocking endpoint body (database, upstream HTTP) off the event loop."""
+    return await run_in_threadpool(func, *args)
