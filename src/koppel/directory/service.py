@@ -1,18 +1,23 @@
-"""The one writer of the directory. Every change appends its event in the same transaction.
+"""The one directory writer. Every change appends its event in the same transaction.
 
 Callers (Graph sync, SCIM, invitations) describe what the source says in a ``ChangeSet``;
 ``apply_changes`` diffs it against what is stored, writes only real changes, and returns counts.
 Any error raises and the caller's transaction rolls back: nothing is half-written.
+
+The writes are Core statements built once (no ORM unit of work per call): the directory is hot
+under SCIM and Graph sync. ORM objects of touched rows that the caller holds in its session are
+expired afterwards, so the caller reads what was written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import BindParameter, Connection, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from koppel.db.base import new_id
 from koppel.directory.changes import (
@@ -30,37 +35,68 @@ from koppel.events.log import NewEvent, append
 CHUNK = 500
 T = TypeVar("T")
 
+_U = DirectoryUser.__table__.c
+_G = DirectoryGroup.__table__.c
+_M = Membership.__table__.c
+_USER_COLS = ("id", "external_id", "connection_id", "status", *USER_FIELDS)
+_GROUP_COLS = ("id", "external_id", "connection_id", *GROUP_FIELDS)
+_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
+_LOAD_USERS = select(*(_U[c] for c in _USER_COLS)).where(
+    _U.connection_id == bindparam("conn"), _U.external_id.in_(_IDS)
+)
+_LOAD_USER_IDS = select(_U.external_id, _U.id).where(_U.connection_id == bindparam("conn"), _U.external_id.in_(_IDS))
+_LOAD_GROUPS = select(*(_G[c] for c in _GROUP_COLS)).where(
+    _G.connection_id == bindparam("conn"), _G.external_id.in_(_IDS)
+)
+_INSERT_USER = insert(DirectoryUser.__table__)  # type: ignore[arg-type]
+_INSERT_GROUP = insert(DirectoryGroup.__table__)  # type: ignore[arg-type]
+# SET columns come from the parameter keys; the row is named by "_id".
+_UPDATE_USER = update(DirectoryUser.__table__).where(_U.id == bindparam("_id"))  # type: ignore[arg-type]
+_UPDATE_GROUP = update(DirectoryGroup.__table__).where(_G.id == bindparam("_id"))  # type: ignore[arg-type]
+_DELETE_USERS = delete(DirectoryUser.__table__).where(_U.id.in_(_IDS))  # type: ignore[arg-type]
+_DELETE_GROUPS = delete(DirectoryGroup.__table__).where(_G.id.in_(_IDS))  # type: ignore[arg-type]
+_MEMBERS = select(_M.user_id).where(_M.group_id == bindparam("group"))
+_MEMBERS_AMONG = select(_M.user_id).where(_M.group_id == bindparam("group"), _M.user_id.in_(_IDS))
+_INSERT_MEMBERSHIP = insert(Membership.__table__)  # type: ignore[arg-type]
+_DELETE_MEMBERSHIPS = delete(Membership.__table__).where(  # type: ignore[arg-type]
+    _M.group_id == bindparam("group"), _M.user_id.in_(_IDS)
+)
+
 
 def apply_changes(*, session: Session, changes: ChangeSet, now: datetime) -> ChangeResult:
-    writer = _Writer(session, changes, now)
+    session.flush()  # the caller's pending ORM rows first (foreign keys); a no-op when clean
+    writer = _Writer(session.connection(), changes, now)
     writer.run()
     writer.result.events = append(session, writer.events, now=now)
+    _expire_touched(session, writer)
     return writer.result
 
 
-def user_snapshot(user: DirectoryUser) -> dict[str, Any]:
+def user_snapshot(user: DirectoryUser | Mapping[str, Any]) -> dict[str, Any]:
     """The user as events carry it (the host-app contract)."""
+    get = user.get if isinstance(user, Mapping) else lambda key: getattr(user, key)
     return {
-        "id": user.id,
-        "external_id": user.external_id,
-        "connection_id": user.connection_id,
-        "user_name": user.user_name,
-        "email": user.email,
-        "display_name": user.display_name,
-        "given_name": user.given_name,
-        "family_name": user.family_name,
-        "user_type": user.user_type,
-        "status": user.status,
+        "id": get("id"),
+        "external_id": get("external_id"),
+        "connection_id": get("connection_id"),
+        "user_name": get("user_name"),
+        "email": get("email"),
+        "display_name": get("display_name"),
+        "given_name": get("given_name"),
+        "family_name": get("family_name"),
+        "user_type": get("user_type"),
+        "status": get("status"),
     }
 
 
-def group_snapshot(group: DirectoryGroup) -> dict[str, Any]:
+def group_snapshot(group: DirectoryGroup | Mapping[str, Any]) -> dict[str, Any]:
+    get = group.get if isinstance(group, Mapping) else lambda key: getattr(group, key)
     return {
-        "id": group.id,
-        "external_id": group.external_id,
-        "connection_id": group.connection_id,
-        "display_name": group.display_name,
-        "group_type": group.group_type,
+        "id": get("id"),
+        "external_id": get("external_id"),
+        "connection_id": get("connection_id"),
+        "display_name": get("display_name"),
+        "group_type": get("group_type"),
     }
 
 
@@ -69,42 +105,67 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
+def _expire_touched(session: Session, writer: _Writer) -> None:
+    """ORM copies of rows written here (if the caller loaded any) must not serve stale values."""
+    if not session.identity_map:
+        return
+    for model, ids in ((DirectoryUser, writer.touched_users), (DirectoryGroup, writer.touched_groups)):
+        for row_id in ids:
+            obj = session.identity_map.get(identity_key(model, row_id))
+            if obj is None:
+                continue
+            if row_id in writer.deleted:
+                session.expunge(obj)
+            else:
+                session.expire(obj)
+
+
 class _Writer:
-    def __init__(self, session: Session, changes: ChangeSet, now: datetime) -> None:
-        self.session, self.changes, self.now = session, changes, now
+    """Rows are plain dicts; inserts and updates are collected and written in a few executemany calls."""
+
+    def __init__(self, conn: Connection, changes: ChangeSet, now: datetime) -> None:
+        self.conn, self.changes, self.now = conn, changes, now
         self.result = ChangeResult()
         self.events: list[NewEvent] = []
-        self.users: dict[str, DirectoryUser] = {}
-        self.groups: dict[str, DirectoryGroup] = {}
+        self.users: dict[str, dict[str, Any]] = {}  # external_id -> row (full, or id-only for member references)
+        self.groups: dict[str, dict[str, Any]] = {}
+        self.new_users: list[dict[str, Any]] = []
+        self.new_groups: list[dict[str, Any]] = []
+        self.user_updates: dict[str, dict[str, Any]] = {}  # id -> columns to set
+        self.group_updates: dict[str, dict[str, Any]] = {}
+        self.touched_users: set[str] = set()
+        self.touched_groups: set[str] = set()
+        self.deleted: set[str] = set()
 
     def run(self) -> None:
         c = self.changes
-        self._load_users({u.external_id for u in c.upsert_users} | self._referenced_users())
+        full = {u.external_id for u in c.upsert_users} | {u for u, _ in c.deactivate_users} | set(c.delete_users)
+        self._load_users(full, self._member_refs() - full)
         self._load_groups({g.external_id for g in c.upsert_groups} | self._referenced_groups())
         for group in c.upsert_groups:
             self._upsert_group(group)
         for user in c.upsert_users:
             self._upsert_user(user)
-        self.session.flush()
+        self._write_rows()
         for group_ext, members in c.set_members.items():
             self._set_members(group_ext, members)
         self._add_members(c.add_members)
         self._remove_members(c.remove_members)
         for ext, reason in c.deactivate_users:
             self._deactivate(self._user(ext), reason)
+        self._write_rows()
         for ext in c.delete_users:
             self._delete_user(self._user(ext))
         for ext in c.delete_groups:
             self._delete_group(self._group(ext))
-        self.result.user_ids.update({k: u.id for k, u in self.users.items()})
-        self.result.group_ids.update({k: g.id for k, g in self.groups.items()})
+        self.result.user_ids.update({k: u["id"] for k, u in self.users.items()})
+        self.result.group_ids.update({k: g["id"] for k, g in self.groups.items()})
 
     # -- loading -------------------------------------------------------------------------
-    def _referenced_users(self) -> set[str]:
+    def _member_refs(self) -> set[str]:
         c = self.changes
         refs = {u for _, u in c.add_members} | {u for _, u in c.remove_members}
-        refs |= {u for members in c.set_members.values() for u in members}
-        return refs | {u for u, _ in c.deactivate_users} | set(c.delete_users)
+        return refs | {u for members in c.set_members.values() for u in members}
 
     def _referenced_groups(self) -> set[str]:
         c = self.changes
@@ -112,35 +173,27 @@ class _Writer:
             {g for g, _ in c.add_members} | {g for g, _ in c.remove_members} | set(c.set_members) | set(c.delete_groups)
         )
 
-    def _load_users(self, external_ids: Iterable[str]) -> None:
-        ids = sorted(external_ids)
-        for part in chunks(ids):
-            rows = self.session.scalars(
-                select(DirectoryUser).where(
-                    DirectoryUser.connection_id == self.changes.connection_id,
-                    DirectoryUser.external_id.in_(part),
-                )
-            )
-            self.users.update({u.external_id: u for u in rows})
+    def _load_users(self, full: Iterable[str], ids_only: Iterable[str]) -> None:
+        conn_id = self.changes.connection_id
+        for part in chunks(sorted(full)):
+            for row in self.conn.execute(_LOAD_USERS, {"conn": conn_id, "ids": part}):
+                self.users[row.external_id] = dict(row._mapping)
+        for part in chunks(sorted(ids_only)):
+            for ext, user_id in self.conn.execute(_LOAD_USER_IDS, {"conn": conn_id, "ids": part}):
+                self.users[ext] = {"id": user_id, "external_id": ext}
 
     def _load_groups(self, external_ids: Iterable[str]) -> None:
-        ids = sorted(external_ids)
-        for part in chunks(ids):
-            rows = self.session.scalars(
-                select(DirectoryGroup).where(
-                    DirectoryGroup.connection_id == self.changes.connection_id,
-                    DirectoryGroup.external_id.in_(part),
-                )
-            )
-            self.groups.update({g.external_id: g for g in rows})
+        for part in chunks(sorted(external_ids)):
+            for row in self.conn.execute(_LOAD_GROUPS, {"conn": self.changes.connection_id, "ids": part}):
+                self.groups[row.external_id] = dict(row._mapping)
 
-    def _user(self, external_id: str) -> DirectoryUser:
+    def _user(self, external_id: str) -> dict[str, Any]:
         user = self.users.get(external_id)
         if user is None:
             raise NotFound(f"no user with external id {external_id!r} in this connection")
         return user
 
-    def _group(self, external_id: str) -> DirectoryGroup:
+    def _group(self, external_id: str) -> dict[str, Any]:
         group = self.groups.get(external_id)
         if group is None:
             raise NotFound(f"no group with external id {external_id!r} in this connection")
@@ -149,132 +202,180 @@ class _Writer:
     def _event(self, type_: str, subject_id: str, data: dict[str, Any]) -> None:
         self.events.append(NewEvent(type=type_, org_id=self.changes.org_id, subject_id=subject_id, data=data))
 
+    def _set_user(self, user: dict[str, Any], **values: Any) -> None:
+        user.update(values)
+        if user.get("_new"):
+            return  # still to be inserted: the insert carries the values
+        self.user_updates.setdefault(user["id"], {}).update(values)
+
+    def _write_rows(self) -> None:
+        """Pending inserts and updates, grouped so rows that set the same columns share one executemany."""
+        if self.new_groups:
+            self.conn.execute(_INSERT_GROUP, [_without_flags(g) for g in self.new_groups])
+            self.new_groups = []
+        _executemany_grouped(self.conn, _UPDATE_GROUP, self.group_updates)
+        self.group_updates = {}
+        if self.new_users:
+            self.conn.execute(_INSERT_USER, [_without_flags(u) for u in self.new_users])
+            for u in self.new_users:
+                del u["_new"]
+            self.new_users = []
+        _executemany_grouped(self.conn, _UPDATE_USER, self.user_updates)
+        self.user_updates = {}
+
     # -- users ---------------------------------------------------------------------------
     def _upsert_user(self, record: UserRecord) -> None:
         user = self.users.get(record.external_id)
         status = "active" if record.account_enabled else "deactivated"
         if user is None:
-            user = DirectoryUser(
-                id=new_id(),
-                org_id=self.changes.org_id,
-                connection_id=self.changes.connection_id,
-                external_id=record.external_id,
-                status=status,
-                created_at=self.now,
-                updated_at=self.now,
-                deactivated_at=None if record.account_enabled else self.now,
+            user = {
+                "id": new_id(),
+                "org_id": self.changes.org_id,
+                "connection_id": self.changes.connection_id,
+                "external_id": record.external_id,
+                "status": status,
+                "created_at": self.now,
+                "updated_at": self.now,
+                "deactivated_at": None if record.account_enabled else self.now,
                 **{f: getattr(record, f) for f in USER_FIELDS},
-            )
-            self.session.add(user)
+                "_new": True,
+            }
+            self.new_users.append(user)
             self.users[record.external_id] = user
+            self.touched_users.add(user["id"])
             self.result.users_created += 1
-            self._event("user.created", user.id, {"user": user_snapshot(user)})
+            self._event("user.created", user["id"], {"user": user_snapshot(user)})
             return
-        changed = [f for f in USER_FIELDS if getattr(user, f) != getattr(record, f)]
-        for f in changed:
-            setattr(user, f, getattr(record, f))
+        changed = [f for f in USER_FIELDS if user[f] != getattr(record, f)]
         if changed:
-            user.updated_at = self.now
+            self._set_user(user, **{f: getattr(record, f) for f in changed}, updated_at=self.now)
+            self.touched_users.add(user["id"])
             self.result.users_updated += 1
-            self._event("user.updated", user.id, {"user": user_snapshot(user), "changed": changed})
-        if status != user.status:
+            self._event("user.updated", user["id"], {"user": user_snapshot(user), "changed": changed})
+        if status != user["status"]:
             if status == "active":
                 self._reactivate(user)
             else:
                 self._deactivate(user, "disabled at the source")
 
-    def _reactivate(self, user: DirectoryUser) -> None:
-        user.status, user.deactivated_at, user.updated_at = "active", None, self.now
+    def _reactivate(self, user: dict[str, Any]) -> None:
+        self._set_user(user, status="active", deactivated_at=None, updated_at=self.now)
+        self.touched_users.add(user["id"])
         self.result.users_reactivated += 1
-        self._event("user.reactivated", user.id, {"user": user_snapshot(user)})
+        self._event("user.reactivated", user["id"], {"user": user_snapshot(user)})
 
-    def _deactivate(self, user: DirectoryUser, reason: str) -> None:
-        if user.status == "deactivated":
+    def _deactivate(self, user: dict[str, Any], reason: str) -> None:
+        if user["status"] == "deactivated":
             return
-        user.status, user.deactivated_at, user.updated_at = "deactivated", self.now, self.now
+        self._set_user(user, status="deactivated", deactivated_at=self.now, updated_at=self.now)
+        self.touched_users.add(user["id"])
         self.result.users_deactivated += 1
-        self._event("user.deactivated", user.id, {"user": user_snapshot(user), "reason": reason})
+        self._event("user.deactivated", user["id"], {"user": user_snapshot(user), "reason": reason})
 
-    def _delete_user(self, user: DirectoryUser) -> None:
-        self.session.delete(user)
-        del self.users[user.external_id]
+    def _delete_user(self, user: dict[str, Any]) -> None:
+        self.conn.execute(_DELETE_USERS, {"ids": [user["id"]]})  # memberships go by ON DELETE CASCADE
+        del self.users[user["external_id"]]
+        self.touched_users.add(user["id"])
+        self.deleted.add(user["id"])
         self.result.users_deleted += 1
-        self._event("user.deleted", user.id, {"user": user_snapshot(user)})
+        self._event("user.deleted", user["id"], {"user": user_snapshot(user)})
 
     # -- groups --------------------------------------------------------------------------
     def _upsert_group(self, record: GroupRecord) -> None:
         group = self.groups.get(record.external_id)
         if group is None:
-            group = DirectoryGroup(
-                id=new_id(),
-                org_id=self.changes.org_id,
-                connection_id=self.changes.connection_id,
-                external_id=record.external_id,
-                created_at=self.now,
-                updated_at=self.now,
+            group = {
+                "id": new_id(),
+                "org_id": self.changes.org_id,
+                "connection_id": self.changes.connection_id,
+                "external_id": record.external_id,
+                "created_at": self.now,
+                "updated_at": self.now,
                 **{f: getattr(record, f) for f in GROUP_FIELDS},
-            )
-            self.session.add(group)
+            }
+            self.new_groups.append(group)
             self.groups[record.external_id] = group
+            self.touched_groups.add(group["id"])
             self.result.groups_created += 1
-            self._event("group.created", group.id, {"group": group_snapshot(group)})
+            self._event("group.created", group["id"], {"group": group_snapshot(group)})
             return
-        changed = [f for f in GROUP_FIELDS if getattr(group, f) != getattr(record, f)]
-        for f in changed:
-            setattr(group, f, getattr(record, f))
+        changed = [f for f in GROUP_FIELDS if group[f] != getattr(record, f)]
         if changed:
-            group.updated_at = self.now
+            values = {f: getattr(record, f) for f in changed}
+            group.update(values, updated_at=self.now)
+            self.group_updates.setdefault(group["id"], {}).update(values, updated_at=self.now)
+            self.touched_groups.add(group["id"])
             self.result.groups_updated += 1
-            self._event("group.updated", group.id, {"group": group_snapshot(group), "changed": changed})
+            self._event("group.updated", group["id"], {"group": group_snapshot(group), "changed": changed})
 
-    def _delete_group(self, group: DirectoryGroup) -> None:
-        self.session.delete(group)
-        del self.groups[group.external_id]
+    def _delete_group(self, group: dict[str, Any]) -> None:
+        self.conn.execute(_DELETE_GROUPS, {"ids": [group["id"]]})
+        del self.groups[group["external_id"]]
+        self.touched_groups.add(group["id"])
+        self.deleted.add(group["id"])
         self.result.groups_deleted += 1
-        self._event("group.deleted", group.id, {"group": group_snapshot(group)})
+        self._event("group.deleted", group["id"], {"group": group_snapshot(group)})
 
     # -- memberships ---------------------------------------------------------------------
-    def _current_members(self, group: DirectoryGroup) -> set[str]:
-        return set(self.session.scalars(select(Membership.user_id).where(Membership.group_id == group.id)))
+    def _current_members(self, group_id: str, among: Sequence[str] | None = None) -> set[str]:
+        """The group's members, or only those of ``among`` (no need to read a large group whole)."""
+        if among is None:
+            return set(self.conn.scalars(_MEMBERS, {"group": group_id}))
+        found: set[str] = set()
+        for part in chunks(among):
+            found.update(self.conn.scalars(_MEMBERS_AMONG, {"group": group_id, "ids": part}))
+        return found
 
     def _set_members(self, group_ext: str, member_exts: list[str]) -> None:
         group = self._group(group_ext)
-        wanted = {self._user(ext).id: ext for ext in member_exts}
-        current = self._current_members(group)
-        self._insert_memberships(group, [uid for uid in wanted if uid not in current])
-        self._delete_memberships(group, sorted(current - set(wanted)))
+        wanted = {self._user(ext)["id"]: ext for ext in member_exts}
+        current = self._current_members(group["id"])
+        self._insert_memberships(group["id"], [uid for uid in wanted if uid not in current])
+        self._delete_memberships(group["id"], sorted(current - set(wanted)))
 
     def _add_members(self, pairs: list[tuple[str, str]]) -> None:
         by_group: dict[str, list[str]] = {}
         for group_ext, user_ext in pairs:
-            by_group.setdefault(group_ext, []).append(self._user(user_ext).id)
+            by_group.setdefault(group_ext, []).append(self._user(user_ext)["id"])
         for group_ext, user_ids in by_group.items():
-            group = self._group(group_ext)
-            current = self._current_members(group)
-            self._insert_memberships(group, [u for u in dict.fromkeys(user_ids) if u not in current])
+            group_id = self._group(group_ext)["id"]
+            wanted = list(dict.fromkeys(user_ids))
+            current = self._current_members(group_id, wanted)
+            self._insert_memberships(group_id, [u for u in wanted if u not in current])
 
     def _remove_members(self, pairs: list[tuple[str, str]]) -> None:
         by_group: dict[str, set[str]] = {}
         for group_ext, user_ext in pairs:
-            by_group.setdefault(group_ext, set()).add(self._user(user_ext).id)
+            by_group.setdefault(group_ext, set()).add(self._user(user_ext)["id"])
         for group_ext, user_ids in by_group.items():
-            group = self._group(group_ext)
-            self._delete_memberships(group, sorted(user_ids & self._current_members(group)))
+            group_id = self._group(group_ext)["id"]
+            wanted = sorted(user_ids)
+            self._delete_memberships(group_id, sorted(self._current_members(group_id, wanted)))
 
-    def _insert_memberships(self, group: DirectoryGroup, user_ids: list[str]) -> None:
+    def _insert_memberships(self, group_id: str, user_ids: list[str]) -> None:
         if not user_ids:
             return
-        rows = [{"group_id": group.id, "user_id": uid, "created_at": self.now} for uid in user_ids]
-        self.session.execute(insert(Membership), rows)
+        rows = [{"group_id": group_id, "user_id": uid, "created_at": self.now} for uid in user_ids]
+        self.conn.execute(_INSERT_MEMBERSHIP, rows)
         self.result.members_added += len(rows)
         for uid in user_ids:
-            self._event("group.member_added", group.id, {"group_id": group.id, "user_id": uid})
+            self._event("group.member_added", group_id, {"group_id": group_id, "user_id": uid})
 
-    def _delete_memberships(self, group: DirectoryGroup, user_ids: list[str]) -> None:
+    def _delete_memberships(self, group_id: str, user_ids: list[str]) -> None:
         for part in chunks(user_ids):
-            self.session.execute(
-                delete(Membership).where(Membership.group_id == group.id, Membership.user_id.in_(part))
-            )
+            self.conn.execute(_DELETE_MEMBERSHIPS, {"group": group_id, "ids": part})
         self.result.members_removed += len(user_ids)
         for uid in user_ids:
-            self._event("group.member_removed", group.id, {"group_id": group.id, "user_id": uid})
+            self._event("group.member_removed", group_id, {"group_id": group_id, "user_id": uid})
+
+
+def _without_flags(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k[0] != "_"}
+
+
+def _executemany_grouped(conn: Connection, stmt: Any, updates: dict[str, dict[str, Any]]) -> None:
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row_id, values in updates.items():
+        by_columns.setdefault(tuple(sorted(values)), []).append({"_id": row_id, **values})
+    for rows in by_columns.values():
+        conn.execute(stmt, rows)

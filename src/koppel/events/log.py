@@ -13,12 +13,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import bindparam, insert, text
 from sqlalchemy.orm import Session
 
 from koppel.events.models import Event
 
 EVENT_LOG_LOCK_KEY = 0x6B6F7070656C  # "koppel"
+# Built once: Core statements reuse their compiled form, and skip the ORM's bulk-insert machinery.
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)").bindparams(bindparam("key", EVENT_LOG_LOCK_KEY))
+_INSERT = insert(Event.__table__)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,9 @@ def append(session: Session, events: Iterable[NewEvent], *, now: datetime) -> in
     ]
     if not rows:
         return 0
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_LOG_LOCK_KEY})
-    session.execute(insert(Event), rows)
+    session.flush()  # rows the events refer to (e.g. a new organization) first; a no-op when clean
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(_LOCK)
+    conn.execute(_INSERT, rows)
     return len(rows)

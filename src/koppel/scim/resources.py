@@ -393,7 +393,8 @@ def _known_users(session: Session, ctx: ScimContext, ids: list[str]) -> set[str]
 
 
 def _require_users(session: Session, ctx: ScimContext, ids: list[str]) -> None:
-    missing = [i for i in ids if i not in _known_users(session, ctx, ids)] if ids else []
+    known = _known_users(session, ctx, ids) if ids else set()
+    missing = [i for i in ids if i not in known]
     if missing:
         shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
         raise invalid_value(f"members must be Users of this organization; unknown id(s): {shown}")
@@ -454,7 +455,8 @@ def _write_group(
         changes.set_members = {group_id: replace}
     else:
         _require_users(session, ctx, add)
-        gone = [u for u in remove if u in _known_users(session, ctx, remove)] if remove else []
+        known = _known_users(session, ctx, remove) if remove else set()
+        gone = [u for u in remove if u in known]
         changes.add_members = [(group_id, u) for u in add]
         changes.remove_members = [(group_id, u) for u in gone]  # removing a deleted user is a no-op
     if changes.upsert_groups or changes.set_members or changes.add_members or changes.remove_members:
