@@ -14,9 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from koppel.db.base import utcnow
+from koppel.errors import InvalidInput
 from koppel.events.models import Event
 from koppel.organizations import service as org_service
+from koppel.organizations.models import Connection, Organization
 from koppel.sso import clients, connections
+from koppel.sso.exchange import WELL_KNOWN_CLIENT_APPS
 from tests.simulator.support import (
     API_APP_ID,
     API_SECRET,
@@ -61,7 +64,10 @@ def api_client(sso_app: FastAPI, db: Db, entra: SimulatorHandle) -> tuple[str, s
             domains=[VERIFIED_DOMAIN], now=utcnow(),
         )  # fmt: skip
         org.settings = {"sso_provisioning": "jit"}
-        app = connections.EntraApp(f"{entra.url}/{TENANT_ID}/", API_APP_ID, API_SECRET, None, [API_URI, API_APP_ID])
+        # The simulator's web app stands for the client that gets the token (Teams, or the host's SPA).
+        app = connections.EntraApp(
+            f"{entra.url}/{TENANT_ID}/", API_APP_ID, API_SECRET, None, [API_URI, API_APP_ID], [WEB_APP_ID]
+        )
         connections.add_entra_app(session=session, secret_box=box, org=org.id, app=app, now=utcnow())
         client, secret = clients.create_client(
             session=session, name="Teams tab", redirect_uris=["https://app.example/cb"], now=utcnow()
@@ -100,3 +106,46 @@ def test_tokens_for_another_audience_or_client_are_refused(
     with db() as session:
         failures = session.scalars(select(Event).where(Event.type == "sso.login.failed")).all()
     assert [e.data["reason"] for e in failures] == [refused.json()["reason"], "signature"]
+
+
+def test_only_allowed_client_apps_may_present_tokens(
+    koppel: TestClient, entra: SimulatorHandle, api_client: tuple[str, str], db: Db
+) -> None:
+    token = entra_token(entra, f"{API_URI}/access_as_user")  # obtained by WEB_APP_ID (azp)
+
+    def exchange() -> httpx.Response:
+        return koppel.post("/api/v1/token/exchange", data={"subject_token": token}, auth=api_client)
+
+    def allow(*, connection: list[str] | None, organization: list[str] | None) -> None:
+        with db() as session:
+            row = session.scalars(select(Connection).where(Connection.kind == "entra")).one()
+            row.settings = {**row.settings, "api_client_apps": connection}
+            org = session.get_one(Organization, row.org_id)
+            org.settings = {**(org.settings or {}), "api_client_apps": organization}
+
+    assert exchange().status_code == 200  # the connection allows WEB_APP_ID
+    allow(connection=None, organization=None)  # nothing configured: only Microsoft's Teams and Office apps
+    refused = exchange()
+    assert refused.status_code == 401 and refused.json()["reason"] == "client_app"
+    assert WEB_APP_ID in refused.json()["detail"] and "--api-client-app" in refused.json()["detail"]
+    assert "1fec8e78-bce4-4aaf-ab1b-5451cc387264" in WELL_KNOWN_CLIENT_APPS  # Teams desktop/mobile
+    allow(connection=None, organization=[WEB_APP_ID.upper()])  # per organization, any case
+    assert exchange().status_code == 200
+    allow(connection=["5e3ce6c0-2b1f-4285-8d4b-75ee78787346"], organization=[WEB_APP_ID])  # the connection's wins
+    assert exchange().json()["reason"] == "client_app"
+    with db() as session:
+        failures = session.scalars(select(Event).where(Event.type == "sso.login.failed")).all()
+    assert [e.data["reason"] for e in failures] == ["client_app", "client_app"]
+
+
+def test_client_app_ids_are_checked_when_the_connection_is_added(sso_app: FastAPI, db: Db) -> None:
+    with db() as session, pytest.raises(InvalidInput, match="not a GUID"):
+        org = org_service.create_organization(
+            session=session, slug="fabrikam", fields=org_service.OrganizationFields(name="Fabrikam"), now=utcnow()
+        )
+        app = connections.EntraApp(
+            f"https://login.example/{TENANT_ID}/", API_APP_ID, API_SECRET, None, [API_URI], ["teams"]
+        )
+        connections.add_entra_app(
+            session=session, secret_box=sso_app.state.secret_box, org=org.id, app=app, now=utcnow()
+        )

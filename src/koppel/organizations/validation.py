@@ -13,6 +13,9 @@ from koppel.errors import InvalidInput
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 # A DNS name with at least two labels; labels of letters, digits and inner hyphens (RFC 1035).
 DOMAIN = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$")
+# Fixed path segments under /sso/ (koppel.sso.routes): an organization with such a slug would
+# lose its entry link /sso/{slug} to them. tests/sso/test_reserved_slugs.py keeps this complete.
+RESERVED_SLUGS = frozenset({"discover", "callback"})
 # Entra tenant ids, object ids and app ids are GUIDs.
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
@@ -23,6 +26,11 @@ def check_slug(slug: str) -> str:
         raise InvalidInput(
             f"slug {slug!r} is not valid: use 1 to 63 lowercase letters, digits and hyphens, "
             "starting and ending with a letter or digit (e.g. 'contoso' or 'acme-nl')",
+            field="slug",
+        )
+    if value in RESERVED_SLUGS:
+        raise InvalidInput(
+            f"slug {slug!r} is reserved (koppel uses /sso/{value} itself); choose another, e.g. '{value}-org'",
             field="slug",
         )
     return value

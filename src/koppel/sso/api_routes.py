@@ -37,6 +37,10 @@ class EntraAppCreate(BaseModel):
     client_secret: str = Field(description="Any characters, '/' and '+' included.")
     domain_hint: str | None = None
     api_audiences: list[str] = Field(default_factory=list, description="api://… audiences for the token exchange.")
+    api_client_apps: list[str] = Field(
+        default_factory=list,
+        description="App ids that may exchange tokens (Teams, Outlook, your SPA); empty: Microsoft's Teams and Office.",
+    )
     name: str = "Entra ID"
 
 
@@ -80,8 +84,9 @@ def add_entra_app(
     """Customer-app mode (seed 001); ``redirect_uri`` is what the admin adds to the app registration."""
     found = owned_organization(session, key, org)
     app = connections.EntraApp(
-        body.identity_provider, body.client_id, body.client_secret, body.domain_hint, body.api_audiences
-    )
+        body.identity_provider, body.client_id, body.client_secret, body.domain_hint, body.api_audiences,
+        body.api_client_apps,
+    )  # fmt: skip
     connection = connections.add_entra_app(
         session=session, secret_box=box, org=found.id, app=app, name=body.name, now=now
     )

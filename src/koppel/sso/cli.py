@@ -66,12 +66,17 @@ def add_entra_app(
     client_secret: str = typer.Option(..., "--client-secret", help="The client secret's Value (any characters)."),
     domain_hint: str = typer.Option("", "--domain-hint", help="Skip Microsoft's account picker for this domain."),
     api_audience: list[str] = typer.Option([], "--api-audience", help="api://… of the app's API (Teams/Outlook)."),
+    api_client_app: list[str] = typer.Option(
+        [], "--api-client-app", help="App id that may exchange tokens (default: Microsoft's Teams and Office apps)."
+    ),
     name: str = typer.Option("Entra ID", "--name", help="Connection name."),
     as_json: bool = JsonOption,
 ) -> None:
     """Sign-in through the organization's own Entra app registration (customer-app mode, seed 001)."""
     rt = runtime()
-    app = connections.EntraApp(identity_provider, client_id, client_secret, domain_hint or None, api_audience)
+    app = connections.EntraApp(
+        identity_provider, client_id, client_secret, domain_hint or None, api_audience, api_client_app
+    )
     with rt.transaction() as session:
         org_id = get_organization(session=session, ref=org).id
         connection = connections.add_entra_app(

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from koppel.errors import InvalidInput
 from koppel.organizations.connections import create_connection, secret_names
 from koppel.organizations.models import Connection
+from koppel.organizations.validation import check_guid
 from koppel.security.crypto import SecretBox
 from koppel.sso.protocol.claims import parse_claim_mapping
 from koppel.sso.protocol.entra import parse_identity_provider
@@ -32,6 +33,8 @@ class EntraApp:
     client_secret: str
     domain_hint: str | None = None
     api_audiences: list[str] = field(default_factory=list)  # Teams tab / Outlook add-in tokens (§6)
+    # App ids that may present such tokens (Teams, Outlook, the host's SPA); empty: Microsoft's own.
+    api_client_apps: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,9 @@ def add_entra_app(
         "client_id": app.client_id.strip(),
         "domain_hint": (app.domain_hint or "").strip() or None,
         "api_audiences": app.api_audiences,
+        "api_client_apps": [
+            check_guid(a, field="api_client_apps", what="an application (client) ID") for a in app.api_client_apps
+        ],
         "sync": False,  # sign-in only: the customer's app is not given Graph application rights
     }
     if authority.tenant_id:

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from koppel.errors import KoppelError, Unauthorized
-from koppel.organizations.models import Connection
+from koppel.organizations.models import Connection, Organization
 from koppel.security.crypto import SecretBox
 from koppel.settings import Settings
 from koppel.sso import service
@@ -34,6 +34,21 @@ from koppel.sso.upstream.config import UpstreamConfig, upstream_config
 from koppel.sso.upstream.fetcher import UpstreamFetcher
 
 DEFAULT_API_SCOPE = "access_as_user"
+# Microsoft's first-party clients that get tokens for an app's API in Teams and Outlook (Microsoft
+# Learn: "Enable SSO for tab apps", "Authorize Office add-ins"). Allowed when neither the connection
+# (``settings.api_client_apps``) nor the organization (``Organization.settings``) names others;
+# the host app's own SPA (nested app authentication) is added there by its app id.
+WELL_KNOWN_CLIENT_APPS = {
+    "1fec8e78-bce4-4aaf-ab1b-5451cc387264": "Teams desktop and mobile",
+    "5e3ce6c0-2b1f-4285-8d4b-75ee78787346": "Teams web",
+    "d3590ed6-52b3-4102-aeff-aad2292ab01c": "Microsoft Office (Outlook desktop)",
+    "bc59ab01-8403-45c6-8796-ac3ef710b3e3": "Outlook on the web",
+    "27922004-5251-4030-b22d-91ecd9a37ea4": "Outlook mobile",
+    "0ec893e0-5785-4de6-99da-4ed124e5296c": "Office UWP PWA",
+    "4765445b-32c6-49b0-83e6-1d93765276ca": "Office on the web",
+    "4345a7b9-9a63-4910-a426-35363201d503": "Microsoft 365 web",
+}
+CLIENT_APPS_SETTING = "api_client_apps"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 OBO_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
@@ -58,7 +73,7 @@ def exchange(
     try:
         connection = _connection_for(session, _unverified_tid(token))
         config = upstream_config(connection, settings=settings, secret_box=secret_box)
-        claims = _validated(fetcher, connection, config, token, now)
+        claims = _validated(session, fetcher, connection, config, token, now)
         identity = identity_from_claims(claims, mapping=config.claim_mapping)
         sso_session = service.complete_login(
             session=session, config=config, identity=identity, resolve_overage=lambda _identity: [], now=now
@@ -95,7 +110,12 @@ def _connection_for(session: Session, tid: str) -> Connection:
 
 
 def _validated(
-    fetcher: UpstreamFetcher, connection: Connection, config: UpstreamConfig, token: str, now: datetime
+    session: Session,
+    fetcher: UpstreamFetcher,
+    connection: Connection,
+    config: UpstreamConfig,
+    token: str,
+    now: datetime,
 ) -> dict[str, Any]:
     metadata = fetcher.metadata(config.discovery_url)
     tid = str(connection.settings["tenant_id"])
@@ -112,10 +132,32 @@ def _validated(
             claims = validate_token(token, keys=fetcher.keys(metadata.jwks_uri, refresh=True), expect=expect, now=now)
     except TokenValidationError as exc:
         raise LoginFailed(exc.reason, f"the Entra token was refused: {exc.detail}") from exc
+    _check_client_app(session, connection, claims)
     required = connection.settings.get("api_scope") or DEFAULT_API_SCOPE
     if required not in str(claims.get("scp", "")).split():
         raise LoginFailed("scope", f"the token lacks the delegated scope {required!r} (app-only tokens are refused)")
     return claims
+
+
+def allowed_client_apps(session: Session, connection: Connection) -> list[str]:
+    """The app ids that may present tokens: the connection's list, else the organization's, else Microsoft's."""
+    org = session.get_one(Organization, connection.org_id)
+    for settings in (connection.settings or {}, org.settings or {}):
+        if settings.get(CLIENT_APPS_SETTING):
+            return [str(a).lower() for a in settings[CLIENT_APPS_SETTING]]
+    return list(WELL_KNOWN_CLIENT_APPS)
+
+
+def _check_client_app(session: Session, connection: Connection, claims: dict[str, Any]) -> None:
+    # azp (v2 tokens) or appid (v1) is the app that obtained the token: Teams, Outlook, the host's SPA.
+    caller = str(claims.get("azp") or claims.get("appid") or "").lower()
+    if caller not in allowed_client_apps(session, connection):
+        raise LoginFailed(
+            "client_app",
+            f"the token was obtained by app {caller or '(none)'}, which may not exchange tokens here; "
+            f"allow it with: koppel connection add-entra-app ... --api-client-app {caller or 'APP_ID'} "
+            f"(or the connection's settings.{CLIENT_APPS_SETTING})",
+        )
 
 
 def _on_behalf_of(fetcher: UpstreamFetcher, config: UpstreamConfig, token: str) -> dict[str, Any]:
