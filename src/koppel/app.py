@@ -20,6 +20,7 @@ from koppel.ops.routes import Metrics, MetricsMiddleware
 from koppel.ops.routes import router as ops_router
 from koppel.organizations.routes import router as organizations_router
 from koppel.roles.routes import router as roles_router
+from koppel.scim.routes import ScimApp
 from koppel.scim.routes import router as scim_router
 from koppel.security.crypto import SecretBox
 from koppel.settings import Settings
@@ -44,6 +45,7 @@ def create_app(
     app.state.secret_box = SecretBox(settings.secret)
     app.state.metrics = Metrics()
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(ScimApp, state=app.state)  # outermost: the Tenant URL skips the router (see ScimApp)
     problems.install(app)
     app.include_router(ops_router)
     app.include_router(organizations_router)

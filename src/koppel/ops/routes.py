@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -54,6 +55,19 @@ class Metrics:
         self.latency = Histogram(
             "koppel_http_request_seconds", "HTTP request latency", ["method", "route"], registry=self.registry
         )
+        # The labelled children, looked up once per label set (``labels()`` costs a lock and a tuple each call).
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._histograms: dict[tuple[str, str], Any] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        counter = self._counters.get((method, route, status))
+        if counter is None:
+            counter = self._counters[(method, route, status)] = self.requests.labels(method, route, str(status))
+        histogram = self._histograms.get((method, route))
+        if histogram is None:
+            histogram = self._histograms[(method, route)] = self.latency.labels(method, route)
+        counter.inc()
+        histogram.observe(seconds)
 
 
 class MetricsMiddleware:
@@ -78,5 +92,4 @@ class MetricsMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
-            self.metrics.requests.labels(scope["method"], route, str(status)).inc()
-            self.metrics.latency.labels(scope["method"], route).observe(time.perf_counter() - start)
+            self.metrics.observe(scope["method"], route, status, time.perf_counter() - start)

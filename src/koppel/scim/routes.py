@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from koppel.api.deps import ApiKeyDep, NowDep, SessionDep, SettingsDep, check_org_access
 from koppel.errors import KoppelError
@@ -32,8 +35,12 @@ from koppel.settings import Settings
 log = logging.getLogger(__name__)
 router = APIRouter()
 SCIM_JSON = "application/scim+json"
+SCIM_JSON_BYTES = SCIM_JSON.encode()
 MAX_BODY_BYTES = discovery.MAX_PAYLOAD_BYTES
 DEFAULT_COUNT = 100
+SCIM_ROUTE = "/scim/v2/{org}/{rest:path}"  # the route template, also the metrics label
+_PREFIX = "/scim/v2/"
+_METHODS = frozenset(("GET", "POST", "PUT", "PATCH", "DELETE"))
 
 
 @dataclass
@@ -57,11 +64,14 @@ class ScimRequest:
     body: bytes
 
 
+def _dumps(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def _json(body: dict[str, Any] | None, status: int, headers: dict[str, str] | None = None) -> Response:
     if body is None:
         return Response(status_code=status, headers=headers)
-    content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-    return Response(content, status_code=status, media_type=SCIM_JSON, headers=headers)
+    return Response(_dumps(body), status_code=status, media_type=SCIM_JSON, headers=headers)
 
 
 async def _read_body(request: Request) -> bytes:
@@ -77,9 +87,7 @@ async def _read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-@router.api_route(
-    "/scim/v2/{org}/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
-)
+@router.api_route(SCIM_ROUTE, methods=sorted(_METHODS), include_in_schema=False)
 async def scim_endpoint(request: Request, org: str, rest: str) -> Response:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     try:
@@ -97,6 +105,100 @@ async def scim_endpoint(request: Request, org: str, rest: str) -> Response:
     state = request.app.state
     outcome = handle(state.session_factory, state.settings, state.clock, req)
     return _json(outcome.body, outcome.status, outcome.headers)
+
+
+class ScimApp:
+    """The Tenant URL as a plain ASGI app in front of FastAPI: SCIM requests skip its router and middleware.
+
+    Entra sends thousands of requests per sync; FastAPI's routing over every koppel route and its
+    request/response wrapping cost as much as the SCIM work itself. This does what ``scim_endpoint``
+    does (same ``handle``), counts the request in the metrics, and passes every other path to ``app``.
+    """
+
+    def __init__(self, app: ASGIApp, state: Any) -> None:
+        self.app, self.state = app, state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        root = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        org, slash, rest = path[len(_PREFIX) :].partition("/")
+        if not path.startswith(_PREFIX) or not org or not slash or scope["method"] not in _METHODS:
+            await self.app(scope, receive, send)  # not a SCIM call FastAPI would route here: FastAPI answers
+            return
+        start, status = time.perf_counter(), 500
+        try:
+            status = await self._serve(scope, receive, send, org, rest)
+        finally:
+            self.state.metrics.observe(scope["method"], SCIM_ROUTE, status, time.perf_counter() - start)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, org: str, rest: str) -> int:
+        method: str = scope["method"]
+        authorization, declared = "", ""
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                authorization = value.decode("latin-1")
+            elif name == b"content-length":
+                declared = value.decode("latin-1")
+        body = b""
+        if method in ("POST", "PUT", "PATCH"):
+            try:
+                received = await _receive_body(receive, declared)
+            except ScimError as exc:
+                return await _send(send, exc.status_code, exc.to_scim())
+            if received is None:
+                return 499  # the client went away: nothing to answer
+            body = received
+        scheme, _, token = authorization.partition(" ")
+        query = scope.get("query_string", b"").decode("latin-1")
+        req = ScimRequest(
+            method=method,
+            org=org,
+            segments=[s for s in rest.split("/") if s],
+            params={k.lower(): v for k, v in parse_qsl(query, keep_blank_values=True)} if query else {},
+            bearer=token.strip() if scheme.lower() == "bearer" else "",
+            body=body,
+        )
+        state = self.state
+        outcome = handle(state.session_factory, state.settings, state.clock, req)
+        return await _send(send, outcome.status, outcome.body, outcome.headers)
+
+
+async def _receive_body(receive: Receive, declared: str) -> bytes | None:
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise ScimError(f"the request body is larger than {MAX_BODY_BYTES} bytes", status=413)
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        part = message.get("body", b"")
+        size += len(part)
+        if size > MAX_BODY_BYTES:
+            raise ScimError(f"the request body is larger than {MAX_BODY_BYTES} bytes", status=413)
+        parts.append(part)
+        if not message.get("more_body", False):
+            return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+async def _send(send: Send, status: int, body: dict[str, Any] | None, headers: dict[str, str] | None = None) -> int:
+    raw: list[tuple[bytes, bytes]] = []
+    content = b""
+    if body is not None:
+        content = _dumps(body)
+        raw.append((b"content-type", SCIM_JSON_BYTES))
+    if status != 204 and status >= 200:
+        raw.append((b"content-length", str(len(content)).encode()))
+    if headers:
+        raw.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": content})
+    return status
 
 
 def handle(
