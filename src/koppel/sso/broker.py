@@ -20,6 +20,7 @@ from koppel.organizations.models import Connection, Organization, OrganizationDo
 from koppel.security.crypto import SecretBox
 from koppel.settings import Settings
 from koppel.sso import service
+from koppel.sso.cache import SsoCache
 from koppel.sso.errors import LoginFailed
 from koppel.sso.protocol.claims import UpstreamIdentity
 from koppel.sso.provider import service as provider_service
@@ -69,10 +70,13 @@ def begin(
     request: dict[str, Any],
     login_hint: str | None,
     now: datetime,
+    cache: SsoCache | None = None,
 ) -> tuple[str, str]:
     """Start the upstream leg; returns (IdP URL, state)."""
     connection = pick_connection(session=session, org=org)
     config = upstream_config(connection, settings=settings, secret_box=secret_box)
+    if cache is not None:
+        cache.remember_upstream(connection.id, config)
     return login.start_login(
         session=session,
         fetcher=fetcher,
@@ -108,10 +112,14 @@ def callback(*, rt: SsoRuntime, connection_id: str, params: dict[str, str], brow
     try:
         state = params.get("state", "")
         with rt.transaction() as session:
-            connection = session.get(Connection, connection_id)
-            if connection is None:
-                raise LoginFailed("connection", "this sign-in connection no longer exists")
-            config = upstream_config(connection, settings=rt.settings, secret_box=rt.secret_box)
+
+            def load() -> UpstreamConfig:
+                connection = session.get(Connection, connection_id)
+                if connection is None:
+                    raise LoginFailed("connection", "this sign-in connection no longer exists")
+                return upstream_config(connection, settings=rt.settings, secret_box=rt.secret_box)
+
+            config = rt.cache.upstream(connection_id, load)  # as /oauth2/authorize just read it, mostly
             tx = login.take_transaction(session=session, state=state, connection_id=connection_id, now=now)
         if browser_state != state:
             raise LoginFailed("browser", "this sign-in was started in another browser; start again from the app")

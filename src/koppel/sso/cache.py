@@ -21,6 +21,9 @@ from koppel.sso.models import SsoClient
 T = TypeVar("T")
 CLIENT_TTL_SECONDS = 30.0
 KEY_TTL_SECONDS = 60.0
+# A connection's login settings (endpoints, decrypted credentials) as the last authorization
+# request in this process read them; the callback of that login uses them without a read.
+UPSTREAM_TTL_SECONDS = 30.0
 
 
 @dataclass
@@ -33,6 +36,7 @@ class _Entry:
 class SsoCache:
     client_ttl: float = CLIENT_TTL_SECONDS
     key_ttl: float = KEY_TTL_SECONDS
+    upstream_ttl: float = UPSTREAM_TTL_SECONDS
     clock: Callable[[], float] = time.monotonic
     _entries: dict[str, _Entry] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -50,6 +54,15 @@ class SsoCache:
         key = self._get("signing_key", self.key_ttl, load)
         assert key is not None  # load() always returns a key (it creates one on first use)
         return key
+
+    def upstream(self, connection_id: str, load: Callable[[], T]) -> T:
+        value = self._get(f"upstream:{connection_id}", self.upstream_ttl, load)
+        assert value is not None
+        return value
+
+    def remember_upstream(self, connection_id: str, value: object) -> None:
+        with self._lock:
+            self._entries[f"upstream:{connection_id}"] = _Entry(value, self.clock() + self.upstream_ttl)
 
     def invalidate(self) -> None:
         with self._lock:

@@ -7,10 +7,11 @@ caller's transaction; a failure writes only its ``sso.login.failed`` event.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import literal, null, select, union_all, update
 from sqlalchemy.orm import Session
 
 from koppel.db.base import new_id
@@ -24,6 +25,7 @@ from koppel.sso.errors import LoginFailed
 from koppel.sso.models import SeenGroup, SsoSession
 from koppel.sso.protocol.claims import UpstreamIdentity
 from koppel.sso.protocol.entra import is_guid
+from koppel.sso.rows import insert_now
 from koppel.sso.upstream.config import UpstreamConfig
 
 SESSION_LIFETIME = timedelta(hours=12)
@@ -42,17 +44,13 @@ def complete_login(
     enrich: Enricher | None = None,
     now: datetime,
 ) -> SsoSession:
-    org = session.get_one(Organization, config.org_id)
+    org, mappings = _org_and_mappings(session, config.org_id)
     check_boundary(session=session, config=config, identity=identity)
-    groups = login_groups(session=session, org_id=org.id, identity=identity, resolve_overage=resolve_overage)
+    groups, seen = login_groups(session=session, org_id=org.id, identity=identity, resolve_overage=resolve_overage)
     # Recorded even when the login is then refused: the admin needs the group's name to map it.
-    record_seen_groups(session=session, org_id=org.id, groups=groups, now=now)
-    mappings = session.execute(select(RoleMapping.group_key, RoleMapping.role).where(RoleMapping.org_id == org.id))
+    record_seen_groups(session=session, org_id=org.id, groups=groups, now=now, seen=seen)
     decision = evaluate_roles(
-        groups=groups,
-        mappings=[(k, r) for k, r in mappings],
-        default_role=org.default_role,
-        deny_unmapped=org.deny_unmapped,
+        groups=groups, mappings=mappings, default_role=org.default_role, deny_unmapped=org.deny_unmapped
     )
     if decision.denied:
         raise LoginFailed("no_role", "none of your groups has a role in this app; ask your IT admin for access")
@@ -69,33 +67,74 @@ def complete_login(
         auth_time=now,
         expires_at=now + SESSION_LIFETIME,
     )
-    session.add(sso_session)  # written with the code and the event, in one flush at commit
+    insert_now(session, sso_session)
     login_event(session, "sso.login.succeeded", config, now, user_id=user.id, roles=list(decision.roles))
     return sso_session
 
 
+def _org_and_mappings(session: Session, org_id: str) -> tuple[Organization, list[tuple[str, str]]]:
+    """The organization and its role mappings (group → role), in one round trip."""
+    rows = session.execute(
+        select(Organization, RoleMapping.group_key, RoleMapping.role)
+        .outerjoin(RoleMapping, RoleMapping.org_id == Organization.id)
+        .where(Organization.id == org_id)
+    ).all()
+    if not rows:
+        raise LoginFailed("organization", "the organization of this sign-in connection no longer exists")
+    return rows[0][0], [(key, role) for _, key, role in rows if key is not None]
+
+
 def login_groups(
     *, session: Session, org_id: str, identity: UpstreamIdentity, resolve_overage: OverageResolver
-) -> list[GroupRef]:
-    """Groups from the token (ids, or on-prem names), or from Graph on overage; named where known."""
+) -> tuple[list[GroupRef], dict[str, Seen]]:
+    """Groups from the token (ids, or on-prem names), or from Graph on overage; named where known.
+
+    Also returns what ``record_seen_groups`` needs to know of them (read in the same round trip).
+    """
     if identity.groups_overage:
         synced = _synced_groups(session, org_id, identity.subject)
         pairs = synced if synced is not None else resolve_overage(identity)
-        return [GroupRef(key=gid, name=name) for gid, name in pairs]
+        groups = [GroupRef(key=gid, name=name) for gid, name in pairs]
+        return groups, _seen(session, org_id, [g.key for g in groups])
+    if not identity.groups:
+        return [], {}
     ids = [g for g in identity.groups if is_guid(g)]
-    names = (
-        dict(
-            session.execute(
-                select(DirectoryGroup.external_id, DirectoryGroup.display_name).where(
-                    DirectoryGroup.org_id == org_id, DirectoryGroup.external_id.in_(ids)
-                )
-            ).all()
-        )
-        if ids
-        else {}
+    # Synced names of the token's object ids, and the seen-groups rows of all its groups, at once.
+    synced_names = select(
+        literal("sync").label("source"), DirectoryGroup.external_id.label("key"),
+        DirectoryGroup.display_name.label("name"), null().label("last_seen_at"),
+    ).where(DirectoryGroup.org_id == org_id, DirectoryGroup.external_id.in_(ids or [""]))  # fmt: skip
+    seen_rows = select(literal("seen"), SeenGroup.group_key, SeenGroup.name, SeenGroup.last_seen_at).where(
+        SeenGroup.org_id == org_id, SeenGroup.group_key.in_(list(identity.groups))
     )
+    names: dict[str, str | None] = {}
+    seen: dict[str, Seen] = {}
+    # seen_rows first: a UNION's columns take the first SELECT's types (last_seen_at: UTCDateTime).
+    rows: list[Any] = list(session.execute(union_all(seen_rows, synced_names)))
+    for row in rows:
+        if row[0] == "sync":
+            names[row[1]] = row[2]
+        else:
+            seen[row[1]] = Seen(row[2], row[3])
     # A value that is not an object id is a name itself (sAMAccountName, seed 001).
-    return [GroupRef(key=g, name=names.get(g) if is_guid(g) else None) for g in identity.groups]
+    return [GroupRef(key=g, name=names.get(g) if is_guid(g) else None) for g in identity.groups], seen
+
+
+@dataclass(frozen=True)
+class Seen:
+    name: str | None
+    last_seen_at: datetime
+
+
+def _seen(session: Session, org_id: str, keys: list[str]) -> dict[str, Seen]:
+    if not keys:
+        return {}
+    rows = session.execute(
+        select(SeenGroup.group_key, SeenGroup.name, SeenGroup.last_seen_at).where(
+            SeenGroup.org_id == org_id, SeenGroup.group_key.in_(keys)
+        )
+    )
+    return {key: Seen(name, last) for key, name, last in rows}
 
 
 def _synced_groups(session: Session, org_id: str, external_id: str) -> list[tuple[str, str | None]] | None:
@@ -113,20 +152,22 @@ def _synced_groups(session: Session, org_id: str, external_id: str) -> list[tupl
     return [(gid, name) for gid, name in rows]
 
 
-def record_seen_groups(*, session: Session, org_id: str, groups: Iterable[GroupRef], now: datetime) -> None:
+def record_seen_groups(
+    *, session: Session, org_id: str, groups: Iterable[GroupRef], now: datetime, seen: dict[str, Seen]
+) -> None:
+    """New groups are added; a known one is touched only when its name changed or an hour passed."""
     wanted = {g.key: g.name for g in groups}
-    if not wanted:
-        return
-    existing = {
-        s.group_key: s
-        for s in session.scalars(select(SeenGroup).where(SeenGroup.org_id == org_id, SeenGroup.group_key.in_(wanted)))
-    }
     for key, name in wanted.items():
-        seen = existing.get(key)
-        if seen is None:
+        known = seen.get(key)
+        if known is None:
             session.add(SeenGroup(org_id=org_id, group_key=key, name=name, first_seen_at=now, last_seen_at=now))
-        elif (name and name != seen.name) or now - seen.last_seen_at > SEEN_RESOLUTION:
-            seen.last_seen_at, seen.name = now, name or seen.name
+        elif (name and name != known.name) or now - known.last_seen_at > SEEN_RESOLUTION:
+            session.execute(
+                update(SeenGroup)
+                .where(SeenGroup.org_id == org_id, SeenGroup.group_key == key)
+                .values(last_seen_at=now, name=name or known.name)
+                .execution_options(synchronize_session=False)
+            )
 
 
 def groups_seen(*, session: Session, org_id: str) -> list[dict[str, Any]]:

@@ -76,6 +76,7 @@ def _authorize(rt: SsoRuntime, request: Request) -> Response:
                 request={"uri": str(request.url), "params": params, "redirect_uri": redirect_uri},
                 login_hint=params.get("login_hint"),
                 now=now,
+                cache=rt.cache,
             )
         except KoppelError as exc:
             return pages.error_page(

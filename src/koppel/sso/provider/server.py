@@ -35,6 +35,7 @@ from koppel.sso.provider.context import (
     ProviderContext,
 )
 from koppel.sso.provider.models import ClientAdapter, CodeAdapter, RefreshAdapter
+from koppel.sso.rows import insert_now
 
 Response = tuple[int, Any, list[tuple[str, str]]]
 
@@ -71,14 +72,15 @@ class ProviderServer(AuthorizationServer):  # type: ignore[misc]
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
         if "refresh_token" in token:
-            self.ctx.session.add(
+            insert_now(
+                self.ctx.session,
                 RefreshToken(
                     token_hash=hash_token(token["refresh_token"]),
                     client_id=request.client.get_client_id(),
                     session_id=request.user.id,
                     scope=token.get("scope", ""),
                     expires_at=min(self.ctx.now + REFRESH_TOKEN_LIFETIME, request.user.expires_at),
-                )
+                ),
             )
 
     def create_oauth2_request(self, request: OAuth2Request) -> OAuth2Request:
@@ -132,7 +134,8 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
 
     def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
         data = request.payload.data
-        self.ctx.session.add(
+        insert_now(
+            self.ctx.session,
             AuthorizationCode(
                 code_hash=hash_token(code),
                 client_id=request.client.get_client_id(),
@@ -143,7 +146,7 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
                 code_challenge=data.get("code_challenge"),
                 code_challenge_method=data.get("code_challenge_method"),
                 expires_at=self.ctx.now + CODE_LIFETIME,
-            )
+            ),
         )
 
     def query_authorization_code(self, code: str, client: ClientAdapter) -> CodeAdapter | None:

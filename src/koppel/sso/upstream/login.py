@@ -25,6 +25,7 @@ from koppel.sso.protocol.claims import UpstreamIdentity, identity_from_claims
 from koppel.sso.protocol.entra import tenant_from_issuer
 from koppel.sso.protocol.errors import TokenValidationError
 from koppel.sso.protocol.idtoken import Expectations, UnknownSigningKey, validate_token
+from koppel.sso.rows import insert_now
 from koppel.sso.upstream.config import UpstreamConfig
 from koppel.sso.upstream.fetcher import UpstreamFetcher
 
@@ -55,7 +56,8 @@ def start_login(
     """Returns (the IdP authorization URL, the state). ``request`` is resumed after the callback."""
     metadata = fetcher.metadata(config.discovery_url)
     state, nonce, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(24), secrets.token_urlsafe(48)
-    session.add(
+    insert_now(
+        session,
         LoginTransaction(
             state_hash=hash_token(state),
             org_id=config.org_id,
@@ -65,7 +67,7 @@ def start_login(
             request=request,
             created_at=now,
             expires_at=now + TRANSACTION_LIFETIME,
-        )
+        ),
     )
     params = [
         ("client_id", config.client_id),
