@@ -1,0 +1,44 @@
+"""A pooled PostgreSQL connection that died while idle is replaced before a request uses it."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from koppel.db import engine as engine_module
+from koppel.db.engine import make_engine
+
+
+def test_dead_idle_connection_is_replaced(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not database_url.startswith("postgres"):
+        pytest.skip("SQLite has no server connection to lose")
+    engine = make_engine(database_url, pool_size=1, max_overflow=0)
+    try:
+        with engine.connect() as conn:
+            first = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        admin = make_engine(database_url)
+        with admin.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+        admin.dispose()
+        monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_SECONDS", 0.0)  # the connection counts as idle
+        with engine.connect() as conn:
+            second = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        assert second != first
+    finally:
+        engine.dispose()
+
+
+def test_busy_connection_is_not_pinged(database_url: str) -> None:
+    if not database_url.startswith("postgres"):
+        pytest.skip("SQLite has no server connection to ping")
+    engine = make_engine(database_url, pool_size=1, max_overflow=0)
+    pings: list[object] = []
+    real_ping = engine.dialect.do_ping
+    engine.dialect.do_ping = lambda conn: pings.append(conn) or real_ping(conn)  # type: ignore[method-assign]
+    try:
+        for _ in range(3):
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        assert pings == []  # returned a moment ago: no extra round trip
+    finally:
+        engine.dispose()
