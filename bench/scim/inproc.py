@@ -120,7 +120,7 @@ async def phase(name: str, n: int, step: Callable[[int], Any], pg_pid: int | Non
     for i in range(n):
         await step(i)
     own, pg, wall = time.process_time() - own0, cpu_of(pg_pid) - pg0, time.perf_counter() - t0
-    reqs = n * per
+    reqs = max(1, n * per)
     print(
         f"{name:8} {reqs:6} req  koppel {1000 * own / reqs:6.3f} ms/req  db {1000 * pg / reqs:6.3f} ms/req  "
         f"total {1000 * (own + pg) / reqs:6.3f}  wall {1000 * wall / reqs:6.3f}"

@@ -76,7 +76,26 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_begin_immediate(conn: Any) -> None:
+    if conn.get_execution_options().get(_NO_BEGIN):
+        return  # statement_autocommit(): every statement commits on its own
     conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+_NO_BEGIN = "koppel_no_begin"
+
+
+def statement_autocommit(session: Session) -> None:
+    """Let each statement of the session's (not yet started) transaction commit on its own.
+
+    For work that reads and then appends one row (a SCIM query and its log entry): no BEGIN and
+    COMMIT round trips, and on SQLite no write lock held while reading. Call it before the first
+    statement. PostgreSQL gets AUTOCOMMIT; SQLite (whose driver is in autocommit mode already, see
+    ``_sqlite_pragmas``) skips the BEGIN IMMEDIATE.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.connection(execution_options={_NO_BEGIN: True})
+    else:
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -86,6 +86,26 @@ def _rows(session: Session, stmt: Any, params: dict[str, Any]) -> list[Any]:
     return list(session.connection().execute(stmt, params))
 
 
+def _rows_planned_each_time(session: Session, stmt: Any, params: dict[str, Any]) -> list[Any]:
+    """``_rows`` for the case-insensitive name lookups, never as a PostgreSQL prepared statement.
+
+    A prepared statement switches to a generic plan; on a table never analyzed yet (the first
+    minutes of an initial provisioning) that plan picks the (org_id, user_name) index and filters
+    every user of the organization: each lookup then costs O(users). Planned with the actual
+    values, PostgreSQL uses the *_key index.
+    """
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        return list(conn.execute(stmt, params))
+    driver = conn.connection.driver_connection
+    threshold = driver.prepare_threshold  # type: ignore[union-attr]
+    driver.prepare_threshold = None  # type: ignore[union-attr]
+    try:
+        return list(conn.execute(stmt, params))
+    finally:
+        driver.prepare_threshold = threshold  # type: ignore[union-attr]
+
+
 def _slice(rows: list[Any], start_index: int, count: int) -> list[Any]:
     count = max(0, min(count, MAX_COUNT))
     return rows[start_index - 1 : start_index - 1 + count]
@@ -187,7 +207,7 @@ def user_record(ext_id: str, doc: dict[str, Any]) -> UserRecord:
 
 
 def _check_user_name(session: Session, ctx: ScimContext, user_name: str, self_id: str | None) -> None:
-    for conn_id, ext_id in _rows(session, _USER_NAME_OWNERS, {"org": ctx.org_id, "v": user_name}):
+    for conn_id, ext_id in _rows_planned_each_time(session, _USER_NAME_OWNERS, {"org": ctx.org_id, "v": user_name}):
         if conn_id == ctx.connection_id and ext_id == self_id:
             continue
         if conn_id != ctx.connection_id:
@@ -219,7 +239,9 @@ def query_users(*, session: Session, ctx: ScimContext, filter_text: str | None, 
     node = parse_filter(filter_text) if filter_text else None
     user_name = _eq_lookup(node, "username")
     if user_name is not None:  # Entra's matching query: one indexed lookup
-        found = _rows(session, _USER_BY_NAME, {"org": ctx.org_id, "conn": ctx.connection_id, "v": user_name})
+        found = _rows_planned_each_time(
+            session, _USER_BY_NAME, {"org": ctx.org_id, "conn": ctx.connection_id, "v": user_name}
+        )
         resources = [render_user(ctx, r.external_id, _doc(r.attributes), r.created_at, r.updated_at) for r in found]
         return Page(len(resources), start_index, _slice(resources, start_index, count))
     # org_id too: lets the planner use (org_id, user_name_key) for userName lookups.
@@ -348,7 +370,7 @@ def query_groups(
     node = parse_filter(filter_text) if filter_text else None
     name = _eq_lookup(node, "displayname")
     if name is not None:  # Entra's group matching query: one indexed lookup
-        rows = _rows(session, _GROUP_BY_NAME, {"conn": ctx.connection_id, "v": name})
+        rows = _rows_planned_each_time(session, _GROUP_BY_NAME, {"conn": ctx.connection_id, "v": name})
         total, rows = len(rows), _slice(rows, start_index, count)
     else:
         q = select(*_GROUP_COLS).where(DirectoryGroup.connection_id == ctx.connection_id)
@@ -366,7 +388,7 @@ def query_groups(
 
 
 def _check_display_name(session: Session, ctx: ScimContext, name: str, self_id: str | None) -> None:
-    for (ext_id,) in _rows(session, _GROUP_NAME_OWNERS, {"conn": ctx.connection_id, "v": name}):
+    for (ext_id,) in _rows_planned_each_time(session, _GROUP_NAME_OWNERS, {"conn": ctx.connection_id, "v": name}):
         if ext_id != self_id:
             raise uniqueness(f"a Group named {name!r} already exists (id {ext_id}); group displayName is unique")
 

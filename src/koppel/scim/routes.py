@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from koppel.api.deps import ApiKeyDep, NowDep, SessionDep, SettingsDep, check_org_access
+from koppel.db.engine import statement_autocommit
 from koppel.errors import KoppelError
 from koppel.organizations.service import get_organization
 from koppel.scim import resources, service
@@ -209,6 +210,8 @@ def handle(
     org_id: str | None = None
     try:
         with factory() as session, session.begin():
+            if req.method == "GET" or (req.method == "POST" and req.segments[-1:] == [".search"]):
+                statement_autocommit(session)  # a read and its log row: no BEGIN/COMMIT round trips
             ctx = service.authenticate(
                 session=session, bearer=req.bearer, org_ref=req.org, base_url=settings.base_url, now=now
             )
