@@ -1,12 +1,14 @@
-"""A pooled PostgreSQL connection that died while idle is replaced before a request uses it."""
+"""Round trips saved by the engine: idle-only pings, statements without BEGIN/COMMIT."""
 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import insert, select, text
+from sqlalchemy.orm import Session, sessionmaker
 
 from koppel.db import engine as engine_module
-from koppel.db.engine import make_engine
+from koppel.db.engine import make_engine, statement_autocommit
+from koppel.organizations.models import Organization
 
 
 def test_dead_idle_connection_is_replaced(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -42,3 +44,16 @@ def test_busy_connection_is_not_pinged(database_url: str) -> None:
         assert pings == []  # returned a moment ago: no extra round trip
     finally:
         engine.dispose()
+
+
+def test_statement_autocommit_commits_each_statement(session_factory: sessionmaker[Session]) -> None:
+    with session_factory() as session, session.begin():
+        statement_autocommit(session)
+        session.execute(insert(Organization.__table__).values(id="o1", slug="auto", name="Auto"))  # type: ignore[arg-type]
+        with session_factory() as other:  # already visible elsewhere: no transaction around it
+            assert other.scalar(select(Organization.slug).where(Organization.id == "o1")) == "auto"
+    with session_factory() as session, session.begin():
+        session.execute(insert(Organization.__table__).values(id="o2", slug="tx", name="Tx"))  # type: ignore[arg-type]
+        session.rollback()
+    with session_factory() as other:  # the next session on the same pooled connection is transactional again
+        assert other.scalar(select(Organization.slug).where(Organization.id == "o2")) is None
