@@ -38,7 +38,7 @@ T = TypeVar("T")
 _U = DirectoryUser.__table__.c
 _G = DirectoryGroup.__table__.c
 _M = Membership.__table__.c
-_USER_COLS = ("id", "external_id", "connection_id", "status", *USER_FIELDS)
+_USER_COLS = ("id", "external_id", "connection_id", "status", "created_at", "updated_at", *USER_FIELDS)
 _GROUP_COLS = ("id", "external_id", "connection_id", *GROUP_FIELDS)
 _IDS: BindParameter[Any] = bindparam("ids", expanding=True)
 _LOAD_USERS = select(*(_U[c] for c in _USER_COLS)).where(
@@ -63,13 +63,37 @@ _DELETE_MEMBERSHIPS = delete(Membership.__table__).where(  # type: ignore[arg-ty
 )
 
 
-def apply_changes(*, session: Session, changes: ChangeSet, now: datetime) -> ChangeResult:
+def apply_changes(
+    *,
+    session: Session,
+    changes: ChangeSet,
+    now: datetime,
+    current_users: Mapping[str, Mapping[str, Any] | None] | None = None,
+) -> ChangeResult:
+    """Apply ``changes``. ``current_users`` (external_id -> row from ``read_users``, or None for an id
+    known not to exist) are users the caller read in this transaction after taking a lock that keeps
+    other writers of the connection out (SCIM's): they are not read again.
+    """
     session.flush()  # the caller's pending ORM rows first (foreign keys); a no-op when clean
     writer = _Writer(session.connection(), changes, now)
+    for ext, row in (current_users or {}).items():
+        writer.known.add(ext)
+        if row is not None:
+            writer.users[ext] = dict(row)
     writer.run()
     writer.result.events = append(session, writer.events, now=now)
     _expire_touched(session, writer)
     return writer.result
+
+
+def read_users(*, session: Session, connection_id: str, external_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The stored users (every column ``apply_changes`` diffs, plus created_at/updated_at) by external id."""
+    conn = session.connection()
+    found: dict[str, dict[str, Any]] = {}
+    for part in chunks(sorted(external_ids)):
+        for row in conn.execute(_LOAD_USERS, {"conn": connection_id, "ids": part}):
+            found[row.external_id] = dict(row._mapping)
+    return found
 
 
 def user_snapshot(user: DirectoryUser | Mapping[str, Any]) -> dict[str, Any]:
@@ -128,6 +152,7 @@ class _Writer:
         self.result = ChangeResult()
         self.events: list[NewEvent] = []
         self.users: dict[str, dict[str, Any]] = {}  # external_id -> row (full, or id-only for member references)
+        self.known: set[str] = set()  # external ids whose state the caller passed in: not read again
         self.groups: dict[str, dict[str, Any]] = {}
         self.new_users: list[dict[str, Any]] = []
         self.new_groups: list[dict[str, Any]] = []
@@ -140,7 +165,7 @@ class _Writer:
     def run(self) -> None:
         c = self.changes
         full = {u.external_id for u in c.upsert_users} | {u for u, _ in c.deactivate_users} | set(c.delete_users)
-        self._load_users(full, self._member_refs() - full)
+        self._load_users(full - self.known, self._member_refs() - full - self.known)
         self._load_groups({g.external_id for g in c.upsert_groups} | self._referenced_groups())
         for group in c.upsert_groups:
             self._upsert_group(group)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from koppel.db.base import new_id
 from koppel.directory.changes import ChangeSet, GroupRecord, UserRecord
 from koppel.directory.models import DirectoryGroup, DirectoryUser, Membership
-from koppel.directory.service import apply_changes
+from koppel.directory.service import apply_changes, read_users
 from koppel.errors import NotFound
 from koppel.scim.errors import ScimError, invalid_value, not_found, uniqueness
 from koppel.scim.protocol.filter import Compare, parse_filter
@@ -225,6 +225,14 @@ def _load_user(session: Session, ctx: ScimContext, ext_id: str) -> Any:
     return rows[0]
 
 
+def _current_user(session: Session, ctx: ScimContext, ext_id: str) -> dict[str, Any]:
+    """The full row, read under ``_lock``: handed to ``apply_changes`` so it does not read it again."""
+    rows = read_users(session=session, connection_id=ctx.connection_id, external_ids=[ext_id])
+    if ext_id not in rows:
+        raise not_found(f"no User with id {ext_id!r} in this organization")
+    return rows[ext_id]
+
+
 def _doc(attributes: Any) -> dict[str, Any]:
     doc = (attributes or {}).get("scim")
     return dict(doc) if isinstance(doc, dict) else {}
@@ -269,30 +277,36 @@ def create_user(*, session: Session, ctx: ScimContext, body: Any, now: datetime)
     doc.setdefault("active", True)
     _lock(session, ctx)
     _check_user_name(session, ctx, doc["userName"], None)
-    ext_id = new_id()
+    ext_id = new_id()  # a fresh id: apply_changes need not look for a stored user
     changes = ChangeSet(org_id=ctx.org_id, connection_id=ctx.connection_id, upsert_users=[user_record(ext_id, doc)])
-    apply_changes(session=session, changes=changes, now=now)
+    apply_changes(session=session, changes=changes, now=now, current_users={ext_id: None})
     return render_user(ctx, ext_id, doc, now, now)
 
 
 def _write_user(
-    session: Session, ctx: ScimContext, ext_id: str, old: dict[str, Any], new: dict[str, Any], row: Any, now: datetime
+    session: Session,
+    ctx: ScimContext,
+    ext_id: str,
+    old: dict[str, Any],
+    new: dict[str, Any],
+    row: dict[str, Any],
+    now: datetime,
 ) -> dict[str, Any]:
     check_required(ctx.user_def, new)
     check_immutable(ctx.user_def, old, new)
     if new == old:
-        return render_user(ctx, ext_id, new, row.created_at, row.updated_at)
+        return render_user(ctx, ext_id, new, row["created_at"], row["updated_at"])
     if new["userName"] != old.get("userName"):
         _check_user_name(session, ctx, new["userName"], ext_id)
     changes = ChangeSet(org_id=ctx.org_id, connection_id=ctx.connection_id, upsert_users=[user_record(ext_id, new)])
-    apply_changes(session=session, changes=changes, now=now)
-    return render_user(ctx, ext_id, new, row.created_at, now)
+    apply_changes(session=session, changes=changes, now=now, current_users={ext_id: row})
+    return render_user(ctx, ext_id, new, row["created_at"], now)
 
 
 def patch_user(*, session: Session, ctx: ScimContext, user_id: str, body: Any, now: datetime) -> dict[str, Any]:
     _lock(session, ctx)
-    row = _load_user(session, ctx, user_id)
-    old = _doc(row.attributes)
+    row = _current_user(session, ctx, user_id)
+    old = _doc(row["attributes"])
     new, _ = apply_patch(ctx.user_def, old, body)
     return _write_user(session, ctx, user_id, old, new, row, now)
 
@@ -300,15 +314,15 @@ def patch_user(*, session: Session, ctx: ScimContext, user_id: str, body: Any, n
 def replace_user(*, session: Session, ctx: ScimContext, user_id: str, body: Any, now: datetime) -> dict[str, Any]:
     new, _ = normalize(ctx.user_def, body)
     _lock(session, ctx)
-    row = _load_user(session, ctx, user_id)
-    return _write_user(session, ctx, user_id, _doc(row.attributes), new, row, now)
+    row = _current_user(session, ctx, user_id)
+    return _write_user(session, ctx, user_id, _doc(row["attributes"]), new, row, now)
 
 
 def delete_user(*, session: Session, ctx: ScimContext, user_id: str, now: datetime) -> None:
     _lock(session, ctx)
-    _load_user(session, ctx, user_id)
+    row = _current_user(session, ctx, user_id)
     changes = ChangeSet(org_id=ctx.org_id, connection_id=ctx.connection_id, delete_users=[user_id])
-    apply_changes(session=session, changes=changes, now=now)
+    apply_changes(session=session, changes=changes, now=now, current_users={user_id: row})
 
 
 # -- groups ----------------------------------------------------------------------------------
