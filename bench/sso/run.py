@@ -66,7 +66,9 @@ def run(logins: int, workers: int, profile: Path | None = None) -> dict[str, Any
                 login(b, info["host_app"], info["sign_in_as"], info["password"], [])
             per_worker = logins // workers
             spy = _py_spy(stack.koppel_pid, profile) if profile else None
-            cpu_before = sum(koppel.cpu_times()[:2])
+            requests_before = _requests_by_route(info["koppel"])
+            times_before = koppel.cpu_times()
+            cpu_before = sum(times_before[:2])
             started = time.perf_counter()
             threads = [
                 threading.Thread(
@@ -82,11 +84,19 @@ def run(logins: int, workers: int, profile: Path | None = None) -> dict[str, Any
             for t in threads:
                 t.join()
             elapsed = time.perf_counter() - started
-            cpu = sum(koppel.cpu_times()[:2]) - cpu_before
+            times_after = koppel.cpu_times()
+            cpu = sum(times_after[:2]) - cpu_before
+            system = times_after.system - times_before.system
             if spy is not None:
                 spy.send_signal(signal.SIGINT)
                 spy.wait(60)
             done = per_worker * workers
+            requests_after = _requests_by_route(info["koppel"])
+            per_login = {
+                route: round((n - requests_before.get(route, 0)) / done, 2)
+                for route, n in sorted(requests_after.items())
+                if n - requests_before.get(route, 0) >= done / 10
+            }
             ordered = sorted(callback_times)
             return {
                 "logins": done,
@@ -94,12 +104,25 @@ def run(logins: int, workers: int, profile: Path | None = None) -> dict[str, Any
                 "seconds": round(elapsed, 2),
                 "logins_per_second": round(done / elapsed, 1),
                 "koppel_cpu_ms_per_login": round(cpu * 1000 / done, 2),
+                "koppel_cpu_ms_per_login_system": round(system * 1000 / done, 2),
                 "callback_p50_ms": round(statistics.median(ordered) * 1000, 1),
                 "callback_p99_ms": round(ordered[int(len(ordered) * 0.99) - 1] * 1000, 1),
                 "cpus": psutil.cpu_count(),
+                "koppel_requests_per_login": per_login,
             }
         finally:
             stack.close()
+
+
+def _requests_by_route(koppel_url: str) -> dict[str, float]:
+    """koppel's own request counter (``/metrics``), summed per route over methods and statuses."""
+    counts: dict[str, float] = {}
+    for line in httpx.get(f"{koppel_url}/metrics").text.splitlines():
+        if line.startswith("koppel_http_requests_total{"):
+            labels, value = line.rsplit(" ", 1)
+            route = labels.split('route="', 1)[1].split('"', 1)[0]
+            counts[route] = counts.get(route, 0) + float(value)
+    return counts
 
 
 def _py_spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
@@ -115,7 +138,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--logins", type=int, default=600)
     parser.add_argument("--workers", type=int, default=8)
-    parser.add_argument("--profile", type=Path, help="py-spy koppel into this file (.svg, .json speedscope, else collapsed)")
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy koppel into this file (.svg, .json speedscope, else collapsed)"
+    )
     args = parser.parse_args()
     print(json.dumps(run(args.logins, args.workers, args.profile), indent=2))
 

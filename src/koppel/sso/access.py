@@ -12,14 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
 from koppel.directory import service as directory_service
 from koppel.directory.changes import ChangeSet, UserRecord
 from koppel.directory.models import DirectoryUser
-from koppel.organizations.models import Connection, Organization, OrganizationDomain
+from koppel.organizations.models import Connection, OrganizationDomain
 from koppel.sso.errors import LoginFailed
+from koppel.sso.orgs import OrgRef
 from koppel.sso.protocol.claims import UpstreamIdentity
 from koppel.sso.upstream.config import CUSTOMER_APP, UpstreamConfig
 
@@ -44,7 +45,7 @@ def check_boundary(*, session: Session, config: UpstreamConfig, identity: Upstre
         )
 
 
-def provisioning_mode(*, session: Session, org: Organization) -> str:
+def provisioning_mode(*, session: Session, org: OrgRef) -> str:
     explicit = (org.settings or {}).get(PROVISIONING_SETTING)
     if explicit in ("jit", "directory"):
         return str(explicit)
@@ -65,17 +66,18 @@ def _has_directory_sync(session: Session, org_id: str) -> bool:
 def resolve_user(
     *,
     session: Session,
-    org: Organization,
+    org: OrgRef,
     config: UpstreamConfig,
     identity: UpstreamIdentity,
     enrich: Callable[[UpstreamIdentity], UpstreamIdentity] | None = None,
     now: datetime,
-) -> DirectoryUser:
-    user = _find_user(session, org.id, config, identity)
-    if user is not None and user.status != "active":
+) -> str:
+    """The koppel user id to sign in as (found, or created just in time), or LoginFailed."""
+    found = _find_user(session, org.id, config, identity)
+    if found is not None and found[1] != "active":
         raise LoginFailed("deactivated", "your account is deactivated in the organization's directory")
-    if user is not None:
-        return user
+    if found is not None:
+        return str(found[0])
     if provisioning_mode(session=session, org=org) == "directory":
         raise LoginFailed(
             "not_in_directory",
@@ -87,24 +89,27 @@ def resolve_user(
 
 def _find_user(
     session: Session, org_id: str, config: UpstreamConfig, identity: UpstreamIdentity
-) -> DirectoryUser | None:
+) -> Row[str, str] | None:
+    """(id, status) of the user; columns, not the entity, as the login needs no more."""
     # The source's immutable id first (Entra oid = Graph id, DESIGN.md "Directory").
-    by_id = session.scalars(
-        select(DirectoryUser)
+    by_id = session.execute(
+        select(DirectoryUser.id, DirectoryUser.status)
         .where(DirectoryUser.org_id == org_id, DirectoryUser.external_id == identity.subject)
         .order_by((DirectoryUser.connection_id == config.connection_id).desc())
     ).first()
     if by_id is not None or config.is_entra or not identity.email_verified or not identity.email:
         return by_id
     # Generic IdPs have their own subject ids: a verified address matches a synced user.
-    return session.scalars(
-        select(DirectoryUser).where(DirectoryUser.org_id == org_id, func.lower(DirectoryUser.email) == identity.email)
+    return session.execute(
+        select(DirectoryUser.id, DirectoryUser.status).where(
+            DirectoryUser.org_id == org_id, func.lower(DirectoryUser.email) == identity.email
+        )
     ).first()
 
 
 def _create_jit(
-    session: Session, org: Organization, config: UpstreamConfig, identity: UpstreamIdentity, now: datetime
-) -> DirectoryUser:
+    session: Session, org: OrgRef, config: UpstreamConfig, identity: UpstreamIdentity, now: datetime
+) -> str:
     record = UserRecord(
         external_id=identity.subject,
         user_name=identity.username or identity.email or identity.subject,
@@ -116,4 +121,4 @@ def _create_jit(
     )
     changes = ChangeSet(org_id=org.id, connection_id=config.connection_id, upsert_users=[record])
     result = directory_service.apply_changes(session=session, changes=changes, now=now)
-    return session.get_one(DirectoryUser, result.user_ids[identity.subject])
+    return result.user_ids[identity.subject]

@@ -22,6 +22,7 @@ from koppel.settings import Settings
 from koppel.sso import service
 from koppel.sso.cache import SsoCache
 from koppel.sso.errors import LoginFailed
+from koppel.sso.orgs import COLUMNS, OrgRef, org_ref
 from koppel.sso.protocol.claims import UpstreamIdentity
 from koppel.sso.provider import service as provider_service
 from koppel.sso.runtime import SsoRuntime
@@ -32,20 +33,22 @@ from koppel.sso.upstream.fetcher import UpstreamFetcher
 SSO_KINDS = ("entra", "oidc")
 
 
-def find_org(*, session: Session, slug: str | None = None, email: str | None = None) -> Organization | None:
+def find_org(*, session: Session, slug: str | None = None, email: str | None = None) -> OrgRef | None:
     if slug:
-        return session.scalar(select(Organization).where(Organization.slug == slug.strip().lower()))
+        row = session.execute(select(*COLUMNS).where(Organization.slug == slug.strip().lower())).first()
+        return org_ref(row) if row else None
     domain = email.rsplit("@", 1)[1].strip().lower() if email and "@" in email else None
     if not domain:
         return None
-    return session.scalar(
-        select(Organization)
+    row = session.execute(
+        select(*COLUMNS)
         .join(OrganizationDomain)
         .where(OrganizationDomain.domain == domain, OrganizationDomain.verified.is_(True))
-    )
+    ).first()
+    return org_ref(row) if row else None
 
 
-def pick_connection(*, session: Session, org: Organization) -> Connection:
+def pick_connection(*, session: Session, org: OrgRef) -> Connection:
     """The organization's sign-in connection: an explicit ``settings.sso_connection_id``, else the first."""
     preferred = (org.settings or {}).get("sso_connection_id")
     rows = session.scalars(
@@ -66,7 +69,7 @@ def begin(
     fetcher: UpstreamFetcher,
     settings: Settings,
     secret_box: SecretBox,
-    org: Organization,
+    org: OrgRef,
     request: dict[str, Any],
     login_hint: str | None,
     now: datetime,

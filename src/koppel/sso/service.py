@@ -23,6 +23,7 @@ from koppel.roles.models import RoleMapping
 from koppel.sso.access import check_boundary, resolve_user
 from koppel.sso.errors import LoginFailed
 from koppel.sso.models import SeenGroup, SsoSession
+from koppel.sso.orgs import COLUMNS, OrgRef, org_ref
 from koppel.sso.protocol.claims import UpstreamIdentity
 from koppel.sso.protocol.entra import is_guid
 from koppel.sso.rows import insert_now
@@ -54,11 +55,11 @@ def complete_login(
     )
     if decision.denied:
         raise LoginFailed("no_role", "none of your groups has a role in this app; ask your IT admin for access")
-    user = resolve_user(session=session, org=org, config=config, identity=identity, enrich=enrich, now=now)
+    user_id = resolve_user(session=session, org=org, config=config, identity=identity, enrich=enrich, now=now)
     sso_session = SsoSession(
         id=new_id(),
         org_id=org.id,
-        user_id=user.id,
+        user_id=user_id,
         connection_id=config.connection_id,
         idp=identity.issuer,
         amr=list(identity.amr),
@@ -68,20 +69,21 @@ def complete_login(
         expires_at=now + SESSION_LIFETIME,
     )
     insert_now(session, sso_session)
-    login_event(session, "sso.login.succeeded", config, now, user_id=user.id, roles=list(decision.roles))
+    login_event(session, "sso.login.succeeded", config, now, user_id=user_id, roles=list(decision.roles))
     return sso_session
 
 
-def _org_and_mappings(session: Session, org_id: str) -> tuple[Organization, list[tuple[str, str]]]:
+def _org_and_mappings(session: Session, org_id: str) -> tuple[OrgRef, list[tuple[str, str]]]:
     """The organization and its role mappings (group → role), in one round trip."""
     rows = session.execute(
-        select(Organization, RoleMapping.group_key, RoleMapping.role)
+        select(*COLUMNS, RoleMapping.group_key, RoleMapping.role)
         .outerjoin(RoleMapping, RoleMapping.org_id == Organization.id)
         .where(Organization.id == org_id)
     ).all()
     if not rows:
         raise LoginFailed("organization", "the organization of this sign-in connection no longer exists")
-    return rows[0][0], [(key, role) for _, key, role in rows if key is not None]
+    n = len(COLUMNS)
+    return org_ref(rows[0]), [(row[n], row[n + 1]) for row in rows if row[n] is not None]
 
 
 def login_groups(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from koppel.directory.models import DirectoryUser
@@ -11,14 +13,62 @@ from koppel.organizations.models import Organization
 from koppel.sso.models import SsoSession
 
 
-def user_claims(*, session: Session, sso_session: SsoSession, scope: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ClaimSubject:
+    """The user and organization columns the tokens' claims come from (read as columns, not entities)."""
+
+    user_id: str
+    status: str
+    email: str | None
+    display_name: str | None
+    given_name: str | None
+    family_name: str | None
+    user_name: str | None
+    org_id: str
+    org_slug: str
+    org_name: str
+
+
+SUBJECT_COLUMNS = (
+    DirectoryUser.id,
+    DirectoryUser.status,
+    DirectoryUser.email,
+    DirectoryUser.display_name,
+    DirectoryUser.given_name,
+    DirectoryUser.family_name,
+    DirectoryUser.user_name,
+    Organization.id,
+    Organization.slug,
+    Organization.name,
+)
+
+
+def subject_from(row: Any) -> ClaimSubject:
+    """From a row whose last columns are ``SUBJECT_COLUMNS``."""
+    return ClaimSubject(*row[-len(SUBJECT_COLUMNS) :])
+
+
+def load_subject(session: Session, sso_session: SsoSession) -> ClaimSubject | None:
+    row = session.execute(
+        select(*SUBJECT_COLUMNS)
+        .join(Organization, Organization.id == DirectoryUser.org_id)
+        .where(DirectoryUser.id == sso_session.user_id)
+    ).first()
+    return subject_from(row) if row else None
+
+
+def user_claims(
+    *, session: Session, sso_session: SsoSession, scope: str, subject: ClaimSubject | None = None
+) -> dict[str, Any]:
     """OIDC Core §5.1 standard claims plus koppel's ``org``, ``roles``, ``groups``, ``idp``, ``amr``."""
-    user = session.get_one(DirectoryUser, sso_session.user_id)
-    org = session.get_one(Organization, sso_session.org_id)
+    if subject is None or subject.user_id != sso_session.user_id:
+        subject = load_subject(session, sso_session)
+    if subject is None:
+        raise ValueError(f"the user of sign-in session {sso_session.id} no longer exists")
     scopes = set(scope.split())
     claims: dict[str, Any] = {
-        "sub": user.id,
-        "org": {"id": org.id, "slug": org.slug, "name": org.name},
+        "sub": subject.user_id,
+        "org": {"id": subject.org_id, "slug": subject.org_slug, "name": subject.org_name},
         "roles": list(sso_session.roles),
         "groups": list(sso_session.groups),
         "idp": sso_session.idp,
@@ -26,18 +76,18 @@ def user_claims(*, session: Session, sso_session: SsoSession, scope: str) -> dic
         "auth_time": int(sso_session.auth_time.timestamp()),
         "sid": sso_session.id,
     }
-    if "email" in scopes and user.email:
-        claims["email"] = user.email
+    if "email" in scopes and subject.email:
+        claims["email"] = subject.email
         claims["email_verified"] = True  # the organization's IdP vouched for it (access policy §5)
     if "profile" in scopes:
         claims.update(
             {
                 k: v
                 for k, v in {
-                    "name": user.display_name,
-                    "given_name": user.given_name,
-                    "family_name": user.family_name,
-                    "preferred_username": user.user_name,
+                    "name": subject.display_name,
+                    "given_name": subject.given_name,
+                    "family_name": subject.family_name,
+                    "preferred_username": subject.user_name,
                 }.items()
                 if v
             }

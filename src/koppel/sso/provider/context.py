@@ -12,6 +12,7 @@ from koppel.security.crypto import SecretBox
 from koppel.sso import clients, keys
 from koppel.sso.cache import SsoCache
 from koppel.sso.models import SsoClient
+from koppel.sso.provider.claims import ClaimSubject
 
 CODE_LIFETIME = timedelta(minutes=5)  # RFC 6749 §4.1.2: short, at most 10 minutes
 ACCESS_TOKEN_LIFETIME = timedelta(minutes=60)
@@ -27,6 +28,7 @@ class ProviderContext:
     issuer: str
     now: datetime
     cache: SsoCache | None = None  # the app's; without one (scripts, service tests) every read is fresh
+    subject: ClaimSubject | None = None  # the token's user and organization, once read in this request
     _key: tuple[str, RSAKey] | None = field(default=None, repr=False)
 
     def signing_key(self) -> tuple[str, RSAKey]:

@@ -50,9 +50,6 @@ class ClientAdapter(ClientMixin):  # type: ignore[misc]
 class CodeAdapter(AuthorizationCodeMixin):  # type: ignore[misc]
     row: AuthorizationCode
     sso_session: SsoSession
-    # The user and organization loaded with the code: held so the session's (weak) identity map
-    # keeps them for the ID token's claims instead of reading them again.
-    loaded: tuple[Any, ...] = ()
 
     def get_redirect_uri(self) -> str:
         return self.row.redirect_uri

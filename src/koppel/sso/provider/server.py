@@ -25,7 +25,7 @@ from koppel.organizations.models import Organization
 from koppel.security.tokens import hash_token
 from koppel.sso import keys
 from koppel.sso.models import AuthorizationCode, RefreshToken, SsoSession
-from koppel.sso.provider.claims import user_claims
+from koppel.sso.provider.claims import SUBJECT_COLUMNS, subject_from, user_claims
 from koppel.sso.provider.context import (
     ACCESS_TOKEN_LIFETIME,
     CODE_LIFETIME,
@@ -150,10 +150,10 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
         )
 
     def query_authorization_code(self, code: str, client: ClientAdapter) -> CodeAdapter | None:
-        # One round trip: the code with its session, user and organization (the ID token's claims
-        # and the active-user check then read them from the session's identity map).
+        # One round trip: the code with its session, and the user's and organization's columns
+        # that the active-user check and the ID token's claims need (kept on the context).
         found = self.ctx.session.execute(
-            select(AuthorizationCode, SsoSession, DirectoryUser, Organization)
+            select(AuthorizationCode, SsoSession, *SUBJECT_COLUMNS)
             .join(SsoSession, SsoSession.id == AuthorizationCode.session_id)
             .join(DirectoryUser, DirectoryUser.id == SsoSession.user_id)
             .join(Organization, Organization.id == SsoSession.org_id)
@@ -161,14 +161,15 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
         ).first()
         if found is None:
             return None
-        row, sso_session, user, org = found
+        row, sso_session = found[0], found[1]
+        self.ctx.subject = subject_from(found)
         if row.client_id != client.get_client_id() or row.expires_at <= self.ctx.now:
             return None
         if row.used_at is not None:
             # RFC 6749 §4.1.2: a reused code revokes what it issued.
             revoke_session_tokens(self.ctx, row.session_id)
             return None
-        return CodeAdapter(row, sso_session, (user, org))
+        return CodeAdapter(row, sso_session)
 
     def delete_authorization_code(self, authorization_code: CodeAdapter) -> None:
         # Conditional, so two concurrent redemptions of one code cannot both succeed.
@@ -243,13 +244,18 @@ class KoppelOpenIDCode(OpenIDCode):  # type: ignore[misc]
         }
 
     def generate_user_info(self, user: SsoSession, scope: str) -> dict[str, Any]:
-        return user_claims(session=self.ctx.session, sso_session=user, scope=scope)
+        return user_claims(session=self.ctx.session, sso_session=user, scope=scope, subject=self.ctx.subject)
 
 
 def active_session(ctx: ProviderContext, sso_session: SsoSession) -> SsoSession:
     """Issue 5 §5: a deactivated user gets no tokens, whatever they hold."""
-    user = ctx.session.get(DirectoryUser, sso_session.user_id)
-    if user is None or user.status != "active":
+    subject = ctx.subject if ctx.subject and ctx.subject.user_id == sso_session.user_id else None
+    status = (
+        subject.status
+        if subject
+        else ctx.session.scalar(select(DirectoryUser.status).where(DirectoryUser.id == sso_session.user_id))
+    )
+    if status != "active":
         raise InvalidGrantError(description="the user is deactivated in the organization's directory")
     if sso_session.ended_at is not None or sso_session.expires_at <= ctx.now:
         raise InvalidGrantError(description="the sign-in session has ended; sign in again")
