@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
+import orjson
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -66,7 +67,10 @@ class ScimRequest:
 
 
 def _dumps(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    try:
+        return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)  # compact UTF-8, as below, several times faster
+    except TypeError:  # what orjson refuses (e.g. integers beyond 64 bits)
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _json(body: dict[str, Any] | None, status: int, headers: dict[str, str] | None = None) -> Response:
@@ -299,6 +303,10 @@ def _log_record(req: ScimRequest, out: Outcome) -> service.LogRecord:
 def _parse_json(body: bytes) -> Any:
     if not body.strip():
         raise invalid_syntax("the request has no body; send a JSON object")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass  # orjson is stricter (e.g. NaN, integers beyond 64 bits): the standard library decides
     try:
         return json.loads(body)
     except ValueError as exc:
