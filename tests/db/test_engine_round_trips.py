@@ -7,7 +7,7 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from koppel.db import engine as engine_module
-from koppel.db.engine import make_engine, statement_autocommit
+from koppel.db.engine import json_text, json_value, make_engine, statement_autocommit
 from koppel.organizations.models import Organization
 
 
@@ -57,3 +57,9 @@ def test_statement_autocommit_commits_each_statement(session_factory: sessionmak
         session.rollback()
     with session_factory() as other:  # the next session on the same pooled connection is transactional again
         assert other.scalar(select(Organization.slug).where(Organization.id == "o2")) is None
+
+
+def test_json_columns_round_trip_what_orjson_refuses() -> None:
+    assert json_value(json_text({"n": 2**70, 1: "one"})) == {"n": 2**70, "1": "one"}
+    assert json_value(json_text({"name": "Zoë", "tags": ["a"]})) == {"name": "Zoë", "tags": ["a"]}
+    assert json_value("NaN") != json_value("NaN")  # the standard library's NaN, not an error
