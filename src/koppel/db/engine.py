@@ -49,6 +49,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     engine = create_engine(url, **kwargs)
+    # executemany INSERTs (memberships, their events) as multi-row VALUES statements, as SQLAlchemy
+    # does for psycopg2: one statement for 25 members instead of 25 executions on the server.
+    engine.dialect.use_insertmanyvalues_wo_returning = True
     if not kwargs.get("pool_pre_ping"):
         _ping_idle_connections(engine)
     return engine
