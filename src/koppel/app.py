@@ -24,6 +24,7 @@ from koppel.scim.routes import ScimApp
 from koppel.scim.routes import router as scim_router
 from koppel.security.crypto import SecretBox
 from koppel.settings import Settings
+from koppel.sso.fastpath import SsoLoginApp
 from koppel.sso.routes import router as sso_router
 
 
@@ -46,6 +47,7 @@ def create_app(
     app.state.metrics = Metrics()
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(ScimApp, state=app.state)  # outermost: the Tenant URL skips the router (see ScimApp)
+    app.add_middleware(SsoLoginApp, state=app.state)  # likewise a login's three requests (see SsoLoginApp)
     problems.install(app)
     app.include_router(ops_router)
     app.include_router(organizations_router)
