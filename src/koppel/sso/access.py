@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from koppel.directory import service as directory_service
@@ -87,15 +87,21 @@ def resolve_user(
         return _create_jit(session, org, config, enrich(identity) if enrich else identity, now)
 
 
+_USER_BY_EXTERNAL_ID = (  # built once (the login path); the user synced by this connection first
+    select(DirectoryUser.id, DirectoryUser.status)
+    .where(DirectoryUser.org_id == bindparam("org_id"), DirectoryUser.external_id == bindparam("external_id"))
+    .order_by((DirectoryUser.connection_id == bindparam("connection_id")).desc())
+)
+
+
 def _find_user(
     session: Session, org_id: str, config: UpstreamConfig, identity: UpstreamIdentity
 ) -> Row[str, str] | None:
     """(id, status) of the user; columns, not the entity, as the login needs no more."""
     # The source's immutable id first (Entra oid = Graph id, DESIGN.md "Directory").
     by_id = session.execute(
-        select(DirectoryUser.id, DirectoryUser.status)
-        .where(DirectoryUser.org_id == org_id, DirectoryUser.external_id == identity.subject)
-        .order_by((DirectoryUser.connection_id == config.connection_id).desc())
+        _USER_BY_EXTERNAL_ID,
+        {"org_id": org_id, "external_id": identity.subject, "connection_id": config.connection_id},
     ).first()
     if by_id is not None or config.is_entra or not identity.email_verified or not identity.email:
         return by_id

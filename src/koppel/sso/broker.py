@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from authlib.oauth2.rfc6749.errors import OAuth2Error
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from koppel.errors import KoppelError, NotFound, UpstreamError
@@ -33,9 +33,12 @@ from koppel.sso.upstream.fetcher import UpstreamFetcher
 SSO_KINDS = ("entra", "oidc")
 
 
+_ORG_BY_SLUG = select(*COLUMNS).where(Organization.slug == bindparam("slug"))  # built once (login path)
+
+
 def find_org(*, session: Session, slug: str | None = None, email: str | None = None) -> OrgRef | None:
     if slug:
-        row = session.execute(select(*COLUMNS).where(Organization.slug == slug.strip().lower())).first()
+        row = session.execute(_ORG_BY_SLUG, {"slug": slug.strip().lower()}).first()
         return org_ref(row) if row else None
     domain = email.rsplit("@", 1)[1].strip().lower() if email and "@" in email else None
     if not domain:
@@ -48,14 +51,17 @@ def find_org(*, session: Session, slug: str | None = None, email: str | None = N
     return org_ref(row) if row else None
 
 
+_CONNECTIONS = (  # built once (login path)
+    select(Connection)
+    .where(Connection.org_id == bindparam("org_id"), Connection.kind.in_(SSO_KINDS))
+    .order_by(Connection.created_at, Connection.id)
+)
+
+
 def pick_connection(*, session: Session, org: OrgRef) -> Connection:
     """The organization's sign-in connection: an explicit ``settings.sso_connection_id``, else the first."""
     preferred = (org.settings or {}).get("sso_connection_id")
-    rows = session.scalars(
-        select(Connection)
-        .where(Connection.org_id == org.id, Connection.kind.in_(SSO_KINDS))
-        .order_by(Connection.created_at, Connection.id)
-    ).all()
+    rows = session.scalars(_CONNECTIONS, {"org_id": org.id}).all()
     usable = [c for c in rows if c.status != "paused" and (c.settings or {}).get("sso", True)]
     chosen = next((c for c in usable if c.id == preferred), usable[0] if usable else None)
     if chosen is None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Insert, Table, insert
 from sqlalchemy.orm import Session
 
 from koppel.db.base import Base
+
+_INSERTS: dict[str, Insert] = {}  # one statement per table, built once (cache-key work memoized on it)
 
 
 def insert_now(session: Session, row: Base) -> None:
@@ -16,4 +18,7 @@ def insert_now(session: Session, row: Base) -> None:
     """
     table: Table = row.__table__  # type: ignore[assignment]
     values = {c.key: value for c in table.columns if (value := getattr(row, c.key, None)) is not None}
-    session.connection().execute(insert(table), values)
+    statement = _INSERTS.get(table.name)
+    if statement is None:
+        statement = _INSERTS[table.name] = insert(table)
+    session.connection().execute(statement, values)

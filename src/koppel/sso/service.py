@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import literal, null, select, union_all, update
+from sqlalchemy import CompoundSelect, bindparam, literal, null, select, union_all, update
 from sqlalchemy.orm import Session
 
 from koppel.db.base import new_id
@@ -73,13 +73,28 @@ def complete_login(
     return sso_session
 
 
+# The login's reads are built once: a prebuilt statement skips construction and cache-key work.
+_ORG_AND_MAPPINGS = (
+    select(*COLUMNS, RoleMapping.group_key, RoleMapping.role)
+    .outerjoin(RoleMapping, RoleMapping.org_id == Organization.id)
+    .where(Organization.id == bindparam("org_id"))
+)
+# Synced names of the token's object ids, and the seen-groups rows of all its groups, at once;
+# seen rows first: a UNION's columns take the first SELECT's types (last_seen_at: UTCDateTime).
+_GROUPS_AND_SEEN: CompoundSelect[Any] = union_all(
+    select(literal("seen"), SeenGroup.group_key, SeenGroup.name, SeenGroup.last_seen_at).where(
+        SeenGroup.org_id == bindparam("org_id"), SeenGroup.group_key.in_(bindparam("keys", expanding=True))
+    ),
+    select(literal("sync"), DirectoryGroup.external_id, DirectoryGroup.display_name, null()).where(
+        DirectoryGroup.org_id == bindparam("org_id"),
+        DirectoryGroup.external_id.in_(bindparam("ids", expanding=True)),
+    ),
+)
+
+
 def _org_and_mappings(session: Session, org_id: str) -> tuple[OrgRef, list[tuple[str, str]]]:
     """The organization and its role mappings (group → role), in one round trip."""
-    rows = session.execute(
-        select(*COLUMNS, RoleMapping.group_key, RoleMapping.role)
-        .outerjoin(RoleMapping, RoleMapping.org_id == Organization.id)
-        .where(Organization.id == org_id)
-    ).all()
+    rows = session.execute(_ORG_AND_MAPPINGS, {"org_id": org_id}).all()
     if not rows:
         raise LoginFailed("organization", "the organization of this sign-in connection no longer exists")
     n = len(COLUMNS)
@@ -101,18 +116,10 @@ def login_groups(
     if not identity.groups:
         return [], {}
     ids = [g for g in identity.groups if is_guid(g)]
-    # Synced names of the token's object ids, and the seen-groups rows of all its groups, at once.
-    synced_names = select(
-        literal("sync").label("source"), DirectoryGroup.external_id.label("key"),
-        DirectoryGroup.display_name.label("name"), null().label("last_seen_at"),
-    ).where(DirectoryGroup.org_id == org_id, DirectoryGroup.external_id.in_(ids or [""]))  # fmt: skip
-    seen_rows = select(literal("seen"), SeenGroup.group_key, SeenGroup.name, SeenGroup.last_seen_at).where(
-        SeenGroup.org_id == org_id, SeenGroup.group_key.in_(list(identity.groups))
-    )
     names: dict[str, str | None] = {}
     seen: dict[str, Seen] = {}
-    # seen_rows first: a UNION's columns take the first SELECT's types (last_seen_at: UTCDateTime).
-    rows: list[Any] = list(session.execute(union_all(seen_rows, synced_names)))
+    params = {"org_id": org_id, "ids": ids or [""], "keys": list(identity.groups)}
+    rows: list[Any] = list(session.execute(_GROUPS_AND_SEEN, params))
     for row in rows:
         if row[0] == "sync":
             names[row[1]] = row[2]

@@ -18,7 +18,7 @@ from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode
 from joserfc import jwt
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from koppel.directory.models import DirectoryUser
 from koppel.organizations.models import Organization
@@ -124,6 +124,23 @@ class ProviderServer(AuthorizationServer):  # type: ignore[misc]
         return jwt.encode({"alg": keys.ALGORITHM, "kid": kid, "typ": "at+jwt"}, claims, key)
 
 
+# Built once (every login redeems a code): the code with its session and the claims' columns, and
+# its conditional use.
+_CODE_WITH_SUBJECT = (
+    select(AuthorizationCode, SsoSession, *SUBJECT_COLUMNS)
+    .join(SsoSession, SsoSession.id == AuthorizationCode.session_id)
+    .join(DirectoryUser, DirectoryUser.id == SsoSession.user_id)
+    .join(Organization, Organization.id == SsoSession.org_id)
+    .where(AuthorizationCode.code_hash == bindparam("code_hash"))
+)
+_USE_CODE = (
+    update(AuthorizationCode)
+    .where(AuthorizationCode.code_hash == bindparam("b_code_hash"), AuthorizationCode.used_at.is_(None))
+    .values(used_at=bindparam("b_now"))
+    .execution_options(synchronize_session=False)
+)
+
+
 class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
@@ -152,13 +169,7 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
     def query_authorization_code(self, code: str, client: ClientAdapter) -> CodeAdapter | None:
         # One round trip: the code with its session, and the user's and organization's columns
         # that the active-user check and the ID token's claims need (kept on the context).
-        found = self.ctx.session.execute(
-            select(AuthorizationCode, SsoSession, *SUBJECT_COLUMNS)
-            .join(SsoSession, SsoSession.id == AuthorizationCode.session_id)
-            .join(DirectoryUser, DirectoryUser.id == SsoSession.user_id)
-            .join(Organization, Organization.id == SsoSession.org_id)
-            .where(AuthorizationCode.code_hash == hash_token(code))
-        ).first()
+        found = self.ctx.session.execute(_CODE_WITH_SUBJECT, {"code_hash": hash_token(code)}).first()
         if found is None:
             return None
         row, sso_session = found[0], found[1]
@@ -174,10 +185,7 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
     def delete_authorization_code(self, authorization_code: CodeAdapter) -> None:
         # Conditional, so two concurrent redemptions of one code cannot both succeed.
         used = self.ctx.session.execute(
-            update(AuthorizationCode)
-            .where(AuthorizationCode.code_hash == authorization_code.row.code_hash, AuthorizationCode.used_at.is_(None))
-            .values(used_at=self.ctx.now)
-            .execution_options(synchronize_session=False)
+            _USE_CODE, {"b_code_hash": authorization_code.row.code_hash, "b_now": self.ctx.now}
         )
         if getattr(used, "rowcount", 0) != 1:
             revoke_session_tokens(self.ctx, authorization_code.row.session_id)

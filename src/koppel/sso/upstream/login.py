@@ -14,7 +14,7 @@ from typing import Any
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
 from koppel.errors import KoppelError
@@ -86,21 +86,24 @@ def start_login(
     return add_params_to_uri(metadata.authorization_endpoint, params), state
 
 
+_TAKE = (  # built once: the callback's single-use consumption of the state
+    update(LoginTransaction)
+    .where(
+        LoginTransaction.state_hash == bindparam("b_state_hash"),
+        LoginTransaction.connection_id == bindparam("b_connection_id"),
+        LoginTransaction.used_at.is_(None),
+        LoginTransaction.expires_at > bindparam("b_now"),
+    )
+    .values(used_at=bindparam("b_now"))
+    .returning(LoginTransaction)
+    .execution_options(synchronize_session=False)
+)
+
+
 def take_transaction(*, session: Session, state: str, connection_id: str, now: datetime) -> LoginTransaction:
     """The transaction for ``state``, marked used in one conditional UPDATE; anything else is a failed login."""
     state_hash = hash_token(state) if state else ""
-    tx = session.scalars(
-        update(LoginTransaction)
-        .where(
-            LoginTransaction.state_hash == state_hash,
-            LoginTransaction.connection_id == connection_id,
-            LoginTransaction.used_at.is_(None),
-            LoginTransaction.expires_at > now,
-        )
-        .values(used_at=now)
-        .returning(LoginTransaction)
-        .execution_options(synchronize_session=False)
-    ).first()
+    tx = session.scalars(_TAKE, {"b_state_hash": state_hash, "b_connection_id": connection_id, "b_now": now}).first()
     if tx is not None:
         return tx
     found = session.get(LoginTransaction, state_hash) if state else None  # why not: read only on failure
