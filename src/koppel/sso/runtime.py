@@ -1,13 +1,15 @@
 """What the hot SSO endpoints need from the app, taken once per request without FastAPI dependencies.
 
 Each login endpoint is an ``async def`` that reads the request and then runs its whole body, its
-own transaction included, in one worker thread (``run_sync``): one thread hand-off per request
+own transaction included, in one worker thread (``in_worker``): one thread hand-off per request
 instead of one per dependency. The transaction is committed before the response is sent.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,7 +17,6 @@ from typing import Any
 
 from fastapi import Request
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.concurrency import run_in_threadpool
 
 from koppel.security.crypto import SecretBox
 from koppel.settings import Settings
@@ -56,6 +57,11 @@ def sso_runtime(request: Request) -> SsoRuntime:
     return SsoRuntime(state.settings, state.session_factory, state.secret_box, state.clock, get_fetcher(request), cache)
 
 
+# The login endpoints' own threads: asyncio's executor hand-off costs less than anyio's (no capacity
+# limiter or cancel scope per call), and a login never waits behind other endpoints' work.
+_WORKERS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="koppel-sso")
+
+
 async def in_worker(func: Callable[..., Any], *args: Any) -> Any:
     """Run a blocking endpoint body (database, upstream HTTP) off the event loop."""
-    return await run_in_threadpool(func, *args)
+    return await asyncio.get_running_loop().run_in_executor(_WORKERS, func, *args)
