@@ -39,7 +39,7 @@ _U = DirectoryUser.__table__.c
 _G = DirectoryGroup.__table__.c
 _M = Membership.__table__.c
 _USER_COLS = ("id", "external_id", "connection_id", "status", "created_at", "updated_at", *USER_FIELDS)
-_GROUP_COLS = ("id", "external_id", "connection_id", *GROUP_FIELDS)
+_GROUP_COLS = ("id", "external_id", "connection_id", "created_at", "updated_at", *GROUP_FIELDS)
 _IDS: BindParameter[Any] = bindparam("ids", expanding=True)
 _LOAD_USERS = select(*(_U[c] for c in _USER_COLS)).where(
     _U.connection_id == bindparam("conn"), _U.external_id.in_(_IDS)
@@ -69,10 +69,15 @@ def apply_changes(
     changes: ChangeSet,
     now: datetime,
     current_users: Mapping[str, Mapping[str, Any] | None] | None = None,
+    current_groups: Mapping[str, Mapping[str, Any] | None] | None = None,
+    user_ids: Mapping[str, str] | None = None,
 ) -> ChangeResult:
-    """Apply ``changes``. ``current_users`` (external_id -> row from ``read_users``, or None for an id
-    known not to exist) are users the caller read in this transaction after taking a lock that keeps
-    other writers of the connection out (SCIM's): they are not read again.
+    """Apply ``changes``.
+
+    What the caller read in this transaction after taking a lock that keeps other writers of the
+    connection out (SCIM's) is not read again: ``current_users`` / ``current_groups`` (external_id ->
+    row from ``read_users`` / ``read_groups``, or None for an id known not to exist) and ``user_ids``
+    (external_id -> id from ``read_user_ids``, enough for membership references).
     """
     session.flush()  # the caller's pending ORM rows first (foreign keys); a no-op when clean
     writer = _Writer(session.connection(), changes, now)
@@ -80,6 +85,14 @@ def apply_changes(
         writer.known.add(ext)
         if row is not None:
             writer.users[ext] = dict(row)
+    for ext, user_id in (user_ids or {}).items():
+        if ext not in writer.known:
+            writer.known_ids.add(ext)
+            writer.users[ext] = {"id": user_id, "external_id": ext}
+    for ext, row in (current_groups or {}).items():
+        writer.known_groups.add(ext)
+        if row is not None:
+            writer.groups[ext] = dict(row)
     writer.run()
     writer.result.events = append(session, writer.events, now=now)
     _expire_touched(session, writer)
@@ -92,6 +105,27 @@ def read_users(*, session: Session, connection_id: str, external_ids: Sequence[s
     found: dict[str, dict[str, Any]] = {}
     for part in chunks(sorted(external_ids)):
         for row in conn.execute(_LOAD_USERS, {"conn": connection_id, "ids": part}):
+            found[row.external_id] = dict(row._mapping)
+    return found
+
+
+def read_user_ids(*, session: Session, connection_id: str, external_ids: Sequence[str]) -> dict[str, str]:
+    """external_id -> id of the stored users among ``external_ids``."""
+    conn = session.connection()
+    found: dict[str, str] = {}
+    for part in chunks(sorted(external_ids)):
+        found.update(
+            {ext: user_id for ext, user_id in conn.execute(_LOAD_USER_IDS, {"conn": connection_id, "ids": part})}
+        )
+    return found
+
+
+def read_groups(*, session: Session, connection_id: str, external_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The stored groups (every column ``apply_changes`` diffs, plus created_at/updated_at) by external id."""
+    conn = session.connection()
+    found: dict[str, dict[str, Any]] = {}
+    for part in chunks(sorted(external_ids)):
+        for row in conn.execute(_LOAD_GROUPS, {"conn": connection_id, "ids": part}):
             found[row.external_id] = dict(row._mapping)
     return found
 
@@ -153,6 +187,8 @@ class _Writer:
         self.events: list[NewEvent] = []
         self.users: dict[str, dict[str, Any]] = {}  # external_id -> row (full, or id-only for member references)
         self.known: set[str] = set()  # external ids whose state the caller passed in: not read again
+        self.known_ids: set[str] = set()  # ... whose id only the caller passed in (membership references)
+        self.known_groups: set[str] = set()
         self.groups: dict[str, dict[str, Any]] = {}
         self.new_users: list[dict[str, Any]] = []
         self.new_groups: list[dict[str, Any]] = []
@@ -165,8 +201,10 @@ class _Writer:
     def run(self) -> None:
         c = self.changes
         full = {u.external_id for u in c.upsert_users} | {u for u, _ in c.deactivate_users} | set(c.delete_users)
-        self._load_users(full - self.known, self._member_refs() - full - self.known)
-        self._load_groups({g.external_id for g in c.upsert_groups} | self._referenced_groups())
+        for ext in full & self.known_ids:  # an id is not enough for these: read the whole row
+            del self.users[ext]
+        self._load_users(full - self.known, self._member_refs() - full - self.known - self.known_ids)
+        self._load_groups(({g.external_id for g in c.upsert_groups} | self._referenced_groups()) - self.known_groups)
         for group in c.upsert_groups:
             self._upsert_group(group)
         for user in c.upsert_users:

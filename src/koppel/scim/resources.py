@@ -9,6 +9,7 @@ so Graph-synced and SCIM-pushed users read the same to the host app.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,9 +18,9 @@ from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from koppel.db.base import new_id
-from koppel.directory.changes import ChangeSet, GroupRecord, UserRecord
+from koppel.directory.changes import ChangeResult, ChangeSet, GroupRecord, UserRecord
 from koppel.directory.models import DirectoryGroup, DirectoryUser, Membership
-from koppel.directory.service import apply_changes, read_users
+from koppel.directory.service import apply_changes, read_groups, read_user_ids, read_users
 from koppel.errors import NotFound
 from koppel.scim.errors import ScimError, invalid_value, not_found, uniqueness
 from koppel.scim.protocol.filter import Compare, parse_filter
@@ -414,26 +415,27 @@ def group_record(ext_id: str, doc: dict[str, Any]) -> GroupRecord:
     return GroupRecord(external_id=ext_id, display_name=name, group_type="scim", attributes={"scim": doc})
 
 
-def _known_users(session: Session, ctx: ScimContext, ids: list[str]) -> set[str]:
-    known: set[str] = set()
-    for start in range(0, len(ids), 500):
-        part = ids[start : start + 500]
-        known.update(
-            session.scalars(
-                select(DirectoryUser.external_id).where(
-                    DirectoryUser.connection_id == ctx.connection_id, DirectoryUser.external_id.in_(part)
-                )
-            )
-        )
-    return known
+def _known_users(session: Session, ctx: ScimContext, ids: list[str]) -> dict[str, str]:
+    """SCIM id (external_id) -> directory id of the Users among ``ids``."""
+    return read_user_ids(session=session, connection_id=ctx.connection_id, external_ids=ids) if ids else {}
 
 
-def _require_users(session: Session, ctx: ScimContext, ids: list[str]) -> None:
-    known = _known_users(session, ctx, ids) if ids else set()
+def _require_users(session: Session, ctx: ScimContext, ids: list[str], also: Sequence[str] = ()) -> dict[str, str]:
+    """Like ``_known_users`` for ``ids`` and ``also``; every one of ``ids`` must be a User."""
+    known = _known_users(session, ctx, list(dict.fromkeys([*ids, *also])))
     missing = [i for i in ids if i not in known]
     if missing:
         shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
         raise invalid_value(f"members must be Users of this organization; unknown id(s): {shown}")
+    return known
+
+
+def _current_group(session: Session, ctx: ScimContext, ext_id: str) -> dict[str, Any]:
+    """The full row, read under ``_lock``: handed to ``apply_changes`` so it does not read it again."""
+    rows = read_groups(session=session, connection_id=ctx.connection_id, external_ids=[ext_id])
+    if ext_id not in rows:
+        raise not_found(f"no Group with id {ext_id!r} in this organization")
+    return rows[ext_id]
 
 
 def create_group(*, session: Session, ctx: ScimContext, body: Any, now: datetime) -> dict[str, Any]:
@@ -442,36 +444,36 @@ def create_group(*, session: Session, ctx: ScimContext, body: Any, now: datetime
     member_ids = list(dict.fromkeys(m["value"] for m in members or [] if isinstance(m.get("value"), str)))
     _lock(session, ctx)
     _check_display_name(session, ctx, doc["displayName"], None)
-    _require_users(session, ctx, member_ids)
-    ext_id = new_id()
+    known = _require_users(session, ctx, member_ids)
+    ext_id = new_id()  # a fresh id: apply_changes need not look for a stored group
     changes = ChangeSet(org_id=ctx.org_id, connection_id=ctx.connection_id, upsert_groups=[group_record(ext_id, doc)])
     if member_ids:
         changes.set_members = {ext_id: member_ids}
-    _apply(session, changes, now)
-    group = _load_group(session, ctx, ext_id)
-    listed = _members_of(session, ctx, [group.id])[group.id] if member_ids else []
+    result = _apply(session, changes, now, current_groups={ext_id: None}, user_ids=known)
+    group_id = result.group_ids[ext_id]
+    listed = _members_of(session, ctx, [group_id])[group_id] if member_ids else []
     return render_group(ctx, ext_id, doc, now, now, listed)
 
 
-def _apply(session: Session, changes: ChangeSet, now: datetime) -> None:
+def _apply(session: Session, changes: ChangeSet, now: datetime, **known: Any) -> ChangeResult:
     try:
-        apply_changes(session=session, changes=changes, now=now)
+        return apply_changes(session=session, changes=changes, now=now, **known)
     except NotFound as exc:  # a member id that is not a user of this connection
         raise invalid_value(exc.detail) from exc
 
 
 def patch_group(*, session: Session, ctx: ScimContext, group_id: str, body: Any, now: datetime) -> None:
     _lock(session, ctx)
-    row = _load_group(session, ctx, group_id)
-    old = _doc(row.attributes)
+    row = _current_group(session, ctx, group_id)
+    old = _doc(row["attributes"])
     new, delta = apply_patch(GROUP, old, body)
-    _write_group(session, ctx, group_id, old, new, now, delta.add, delta.remove, delta.replace)
+    _write_group(session, ctx, row, old, new, now, delta.add, delta.remove, delta.replace)
 
 
 def _write_group(
     session: Session,
     ctx: ScimContext,
-    group_id: str,
+    row: dict[str, Any],
     old: dict[str, Any],
     new: dict[str, Any],
     now: datetime,
@@ -479,6 +481,7 @@ def _write_group(
     remove: list[str],
     replace: list[str] | None,
 ) -> None:
+    group_id = row["external_id"]
     check_required(GROUP, new)
     check_immutable(GROUP, old, new)
     changes = ChangeSet(org_id=ctx.org_id, connection_id=ctx.connection_id)
@@ -487,32 +490,31 @@ def _write_group(
             _check_display_name(session, ctx, new["displayName"], group_id)
         changes.upsert_groups = [group_record(group_id, new)]
     if replace is not None:
-        _require_users(session, ctx, replace)
+        known = _require_users(session, ctx, replace)
         changes.set_members = {group_id: replace}
     else:
-        _require_users(session, ctx, add)
-        known = _known_users(session, ctx, remove) if remove else set()
+        known = _require_users(session, ctx, add, also=remove)  # removing a user that is gone is a no-op
         gone = [u for u in remove if u in known]
         changes.add_members = [(group_id, u) for u in add]
-        changes.remove_members = [(group_id, u) for u in gone]  # removing a deleted user is a no-op
+        changes.remove_members = [(group_id, u) for u in gone]
     if changes.upsert_groups or changes.set_members or changes.add_members or changes.remove_members:
-        _apply(session, changes, now)
+        _apply(session, changes, now, current_groups={group_id: row}, user_ids=known)
 
 
 def replace_group(*, session: Session, ctx: ScimContext, group_id: str, body: Any, now: datetime) -> dict[str, Any]:
     new, members = normalize(GROUP, body)
     ids = list(dict.fromkeys(m["value"] for m in members or [] if isinstance(m.get("value"), str)))
     _lock(session, ctx)
-    row = _load_group(session, ctx, group_id)
-    _write_group(session, ctx, group_id, _doc(row.attributes), new, now, [], [], ids)
+    row = _current_group(session, ctx, group_id)
+    _write_group(session, ctx, row, _doc(row["attributes"]), new, now, [], [], ids)
     return get_group(session=session, ctx=ctx, group_id=group_id)
 
 
 def delete_group(*, session: Session, ctx: ScimContext, group_id: str, now: datetime) -> None:
     _lock(session, ctx)
-    _load_group(session, ctx, group_id)
+    row = _current_group(session, ctx, group_id)
     changes = ChangeSet(org_id=ctx.org_id, connection_id=ctx.connection_id, delete_groups=[group_id])
-    apply_changes(session=session, changes=changes, now=now)
+    apply_changes(session=session, changes=changes, now=now, current_groups={group_id: row})
 
 
 def projected(resource: dict[str, Any], core_urn: str, projection: Projection) -> dict[str, Any]:
