@@ -99,10 +99,14 @@ def _find_user(
 ) -> Row[str, str] | None:
     """(id, status) of the user; columns, not the entity, as the login needs no more."""
     # The source's immutable id first (Entra oid = Graph id, DESIGN.md "Directory").
-    by_id = session.execute(
-        _USER_BY_EXTERNAL_ID,
-        {"org_id": org_id, "external_id": identity.subject, "connection_id": config.connection_id},
-    ).first()
+    by_id = (
+        session.connection()
+        .execute(
+            _USER_BY_EXTERNAL_ID,
+            {"org_id": org_id, "external_id": identity.subject, "connection_id": config.connection_id},
+        )
+        .first()
+    )
     if by_id is not None or config.is_entra or not identity.email_verified or not identity.email:
         return by_id
     # Generic IdPs have their own subject ids: a verified address matches a synced user.

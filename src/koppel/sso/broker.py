@@ -38,7 +38,7 @@ _ORG_BY_SLUG = select(*COLUMNS).where(Organization.slug == bindparam("slug"))  #
 
 def find_org(*, session: Session, slug: str | None = None, email: str | None = None) -> OrgRef | None:
     if slug:
-        row = session.execute(_ORG_BY_SLUG, {"slug": slug.strip().lower()}).first()
+        row = session.connection().execute(_ORG_BY_SLUG, {"slug": slug.strip().lower()}).first()
         return org_ref(row) if row else None
     domain = email.rsplit("@", 1)[1].strip().lower() if email and "@" in email else None
     if not domain:

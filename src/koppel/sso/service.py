@@ -94,7 +94,7 @@ _GROUPS_AND_SEEN: CompoundSelect[Any] = union_all(
 
 def _org_and_mappings(session: Session, org_id: str) -> tuple[OrgRef, list[tuple[str, str]]]:
     """The organization and its role mappings (group → role), in one round trip."""
-    rows = session.execute(_ORG_AND_MAPPINGS, {"org_id": org_id}).all()
+    rows = session.connection().execute(_ORG_AND_MAPPINGS, {"org_id": org_id}).all()
     if not rows:
         raise LoginFailed("organization", "the organization of this sign-in connection no longer exists")
     n = len(COLUMNS)
@@ -119,7 +119,7 @@ def login_groups(
     names: dict[str, str | None] = {}
     seen: dict[str, Seen] = {}
     params = {"org_id": org_id, "ids": ids or [""], "keys": list(identity.groups)}
-    rows: list[Any] = list(session.execute(_GROUPS_AND_SEEN, params))
+    rows: list[Any] = list(session.connection().execute(_GROUPS_AND_SEEN, params))
     for row in rows:
         if row[0] == "sync":
             names[row[1]] = row[2]
