@@ -44,6 +44,7 @@ _IDS: BindParameter[Any] = bindparam("ids", expanding=True)
 _LOAD_USERS = select(*(_U[c] for c in _USER_COLS)).where(
     _U.connection_id == bindparam("conn"), _U.external_id.in_(_IDS)
 )
+_LOAD_USERS_LOCKED = _LOAD_USERS.with_for_update(key_share=True)
 _LOAD_USER_IDS = select(_U.external_id, _U.id).where(_U.connection_id == bindparam("conn"), _U.external_id.in_(_IDS))
 _LOAD_GROUPS = select(*(_G[c] for c in _GROUP_COLS)).where(
     _G.connection_id == bindparam("conn"), _G.external_id.in_(_IDS)
@@ -99,12 +100,19 @@ def apply_changes(
     return writer.result
 
 
-def read_users(*, session: Session, connection_id: str, external_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """The stored users (every column ``apply_changes`` diffs, plus created_at/updated_at) by external id."""
+def read_users(
+    *, session: Session, connection_id: str, external_ids: Sequence[str], lock: bool = False
+) -> dict[str, dict[str, Any]]:
+    """The stored users (every column ``apply_changes`` diffs, plus created_at/updated_at) by external id.
+
+    ``lock``: the rows stay locked until the transaction ends (PostgreSQL ``FOR NO KEY UPDATE``, which
+    does not block memberships that reference them; SQLite serialises writers anyway).
+    """
     conn = session.connection()
+    stmt = _LOAD_USERS_LOCKED if lock else _LOAD_USERS
     found: dict[str, dict[str, Any]] = {}
     for part in chunks(sorted(external_ids)):
-        for row in conn.execute(_LOAD_USERS, {"conn": connection_id, "ids": part}):
+        for row in conn.execute(stmt, {"conn": connection_id, "ids": part}):
             found[row.external_id] = dict(row._mapping)
     return found
 

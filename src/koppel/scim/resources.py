@@ -226,9 +226,10 @@ def _load_user(session: Session, ctx: ScimContext, ext_id: str) -> Any:
     return rows[0]
 
 
-def _current_user(session: Session, ctx: ScimContext, ext_id: str) -> dict[str, Any]:
-    """The full row, read under ``_lock``: handed to ``apply_changes`` so it does not read it again."""
-    rows = read_users(session=session, connection_id=ctx.connection_id, external_ids=[ext_id])
+def _current_user(session: Session, ctx: ScimContext, ext_id: str, lock: bool = False) -> dict[str, Any]:
+    """The full row, read under ``_lock`` or locked itself (``lock``): handed to ``apply_changes`` so it
+    does not read it again."""
+    rows = read_users(session=session, connection_id=ctx.connection_id, external_ids=[ext_id], lock=lock)
     if ext_id not in rows:
         raise not_found(f"no User with id {ext_id!r} in this organization")
     return rows[ext_id]
@@ -298,6 +299,7 @@ def _write_user(
     if new == old:
         return render_user(ctx, ext_id, new, row["created_at"], row["updated_at"])
     if new["userName"] != old.get("userName"):
+        _lock(session, ctx)  # a rename checks uniqueness like a create (after the row lock: no deadlock)
         _check_user_name(session, ctx, new["userName"], ext_id)
     changes = ChangeSet(org_id=ctx.org_id, connection_id=ctx.connection_id, upsert_users=[user_record(ext_id, new)])
     apply_changes(session=session, changes=changes, now=now, current_users={ext_id: row})
@@ -305,8 +307,9 @@ def _write_user(
 
 
 def patch_user(*, session: Session, ctx: ScimContext, user_id: str, body: Any, now: datetime) -> dict[str, Any]:
-    _lock(session, ctx)
-    row = _current_user(session, ctx, user_id)
+    # Only this user's row is locked (no connection-wide lock, one round trip less): concurrent PATCHes
+    # of one user apply one after the other; a rename also takes _lock for its uniqueness check.
+    row = _current_user(session, ctx, user_id, lock=True)
     old = _doc(row["attributes"])
     new, _ = apply_patch(ctx.user_def, old, body)
     return _write_user(session, ctx, user_id, old, new, row, now)
@@ -314,8 +317,7 @@ def patch_user(*, session: Session, ctx: ScimContext, user_id: str, body: Any, n
 
 def replace_user(*, session: Session, ctx: ScimContext, user_id: str, body: Any, now: datetime) -> dict[str, Any]:
     new, _ = normalize(ctx.user_def, body)
-    _lock(session, ctx)
-    row = _current_user(session, ctx, user_id)
+    row = _current_user(session, ctx, user_id, lock=True)  # as in patch_user
     return _write_user(session, ctx, user_id, _doc(row["attributes"]), new, row, now)
 
 
