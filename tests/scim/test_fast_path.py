@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi.testclient import TestClient
+from datetime import UTC, datetime
 
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from koppel.db.engine import statement_autocommit
+from koppel.scim import service
 from tests.scim.conftest import USER, Tenant
 
 
@@ -49,3 +55,16 @@ def test_other_paths_and_methods_still_reach_fastapi(tenant: Tenant, client: Tes
     assert r.status_code == 405  # FastAPI's answer: the catch-all route allows GET/POST/PUT/PATCH/DELETE
     r = tenant.client.get(tenant.base, headers=tenant.headers(), follow_redirects=False)
     assert r.status_code in (307, 404)  # no '/' after the organization: the router decides, as before
+
+
+def test_read_log_entry_skips_only_its_own_flush_wait(tenant: Tenant, session_factory: sessionmaker[Session]) -> None:
+    now = datetime.now(UTC)
+    entry = service.LogRecord("GET", "query Users", "User", None, 200)
+    with session_factory() as session, session.begin():
+        statement_autocommit(session)
+        service.record(session=session, org_id=tenant.org_id, entry=entry, now=now, wait_for_disk=False)
+        if session.get_bind().dialect.name == "postgresql":  # transaction-local: the connection is back to 'on'
+            assert session.execute(text("SHOW synchronous_commit")).scalar_one() == "on"
+    with session_factory() as session:
+        logged = service.read_log(session=session, org=tenant.org_id, limit=5)
+    assert [(e.method, e.operation, e.status) for e in logged][:1] == [("GET", "query Users", 200)]

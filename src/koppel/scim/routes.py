@@ -214,14 +214,16 @@ def handle(
     org_id: str | None = None
     try:
         with factory() as session, session.begin():
-            if req.method == "GET" or (req.method == "POST" and req.segments[-1:] == [".search"]):
+            read = req.method == "GET" or (req.method == "POST" and req.segments[-1:] == [".search"])
+            if read:
                 statement_autocommit(session)  # a read and its log row: no BEGIN/COMMIT round trips
             ctx = service.authenticate(
                 session=session, bearer=req.bearer, org_ref=req.org, base_url=settings.base_url, now=now
             )
             org_id = ctx.org_id
             outcome = _dispatch(session, ctx, req, now)
-            service.record(session=session, org_id=ctx.org_id, entry=_log_record(req, outcome), now=now)
+            entry = _log_record(req, outcome)
+            service.record(session=session, org_id=ctx.org_id, entry=entry, now=now, wait_for_disk=not read)
         return outcome
     except ScimError as exc:
         failed = _failure(req, exc.status_code, exc.to_scim(), exc.scim_type, exc.detail)
