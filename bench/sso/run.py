@@ -7,8 +7,9 @@ process), then each worker is a browser: host ``/login?organization=contoso`` �
 simulator (password once per browser, then its session cookie, as in real life) → koppel callback
 (code redemption + ID-token validation upstream) → host ``/callback`` (code redemption at koppel,
 ID-token validation with Authlib) → host page with the user's name. Reported: logins/s, koppel's own
-CPU ms per login (user+system of its process, psutil), and the callback's latency p50/p99 as the
-browser sees it.
+CPU ms per login (user+system of its process and workers, psutil), the callback's latency p50/p99
+as the browser sees it, koppel's requests per login, and the CPU of the other processes. Options:
+``--koppel-workers N`` (uvicorn workers), ``--host-certifi``, ``--profile FILE`` (py-spy); see README.md.
 """
 
 from __future__ import annotations
