@@ -75,8 +75,9 @@ def apply_changes(
 ) -> ChangeResult:
     """Apply ``changes``.
 
-    What the caller read in this transaction after taking a lock that keeps other writers of the
-    connection out (SCIM's) is not read again: ``current_users`` / ``current_groups`` (external_id ->
+    What the caller read in this transaction under a lock that keeps other writers out (SCIM's
+    connection lock, or the rows' own lock: ``read_users(lock=True)``) is not read again:
+    ``current_users`` / ``current_groups`` (external_id ->
     row from ``read_users`` / ``read_groups``, or None for an id known not to exist) and ``user_ids``
     (external_id -> id from ``read_user_ids``, enough for membership references).
     """
