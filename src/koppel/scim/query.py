@@ -77,10 +77,11 @@ def _json_path(keys: tuple[str, ...]) -> str:
     return "$" + "".join('."' + k.replace('"', '\\"') + '"' for k in keys)
 
 
-class _Translator:
-    def __init__(self, rdef: ResourceDef, model: Model, dialect: str) -> None:
-        self.rdef, self.model, self.pg = rdef, model, dialect == "postgresql"
-        self.columns = USER_COLUMNS if model is DirectoryUser else GROUP_COLUMNS
+Leaf = Compare | Present | ValuePath  # what is left once and / or / not are taken apart
+
+
+class _Combinators:
+    """and / or / not, the same in every translator; ``leaf`` translates the rest (NOT of NULL is false)."""
 
     def node(self, node: Filter) -> Expr:
         if isinstance(node, And):
@@ -89,6 +90,18 @@ class _Translator:
             return or_(self.node(node.left), self.node(node.right))
         if isinstance(node, Not):
             return not_(func.coalesce(self.node(node.inner), false()))
+        return self.leaf(node)
+
+    def leaf(self, node: Leaf) -> Expr:
+        raise NotImplementedError
+
+
+class _Translator(_Combinators):
+    def __init__(self, rdef: ResourceDef, model: Model, dialect: str) -> None:
+        self.rdef, self.model, self.pg = rdef, model, dialect == "postgresql"
+        self.columns = USER_COLUMNS if model is DirectoryUser else GROUP_COLUMNS
+
+    def leaf(self, node: Leaf) -> Expr:
         if isinstance(node, ValuePath):
             attr, keys = self.resolve(node.path)
             if not attr.multi:
@@ -257,19 +270,13 @@ class _Translator:
         )
 
 
-class _ElementTranslator:
+class _ElementTranslator(_Combinators):
     """A value filter inside ``attr[...]``: names are sub-attributes of one JSON array element."""
 
     def __init__(self, outer: _Translator, attr: AttrDef, value_col: Any) -> None:
         self.outer, self.attr, self.value_col = outer, attr, value_col
 
-    def node(self, node: Filter) -> Expr:
-        if isinstance(node, And):
-            return and_(self.node(node.left), self.node(node.right))
-        if isinstance(node, Or):
-            return or_(self.node(node.left), self.node(node.right))
-        if isinstance(node, Not):
-            return not_(func.coalesce(self.node(node.inner), false()))
+    def leaf(self, node: Leaf) -> Expr:
         if isinstance(node, ValuePath):
             raise invalid_filter("value filters cannot be nested")
         sub = self.attr.child(node.path.attr)
@@ -288,17 +295,11 @@ class _ElementTranslator:
         return func.json_extract(self.value_col, _json_path((sub.name,)))
 
 
-class _MemberTranslator:
+class _MemberTranslator(_Combinators):
     def __init__(self, outer: _Translator, id_col: KeyedColumnElement[Any]) -> None:
         self.outer, self.id_col = outer, id_col
 
-    def node(self, node: Filter) -> Expr:
-        if isinstance(node, And):
-            return and_(self.node(node.left), self.node(node.right))
-        if isinstance(node, Or):
-            return or_(self.node(node.left), self.node(node.right))
-        if isinstance(node, Not):
-            return not_(func.coalesce(self.node(node.inner), false()))
+    def leaf(self, node: Leaf) -> Expr:
         if isinstance(node, ValuePath) or node.path.attr.lower() != "value":
             raise invalid_filter("group members can be filtered by value (the user id) only")
         return self.outer.condition(node, AttrDef("value", case_exact=True), self.id_col)
