@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from koppel.db.base import new_id
+from koppel.db.direct import Direct
 from koppel.directory.changes import (
     GROUP_FIELDS,
     USER_FIELDS,
@@ -45,15 +46,21 @@ _LOAD_USERS = select(*(_U[c] for c in _USER_COLS)).where(
     _U.connection_id == bindparam("conn"), _U.external_id.in_(_IDS)
 )
 _LOAD_USERS_LOCKED = _LOAD_USERS.with_for_update(key_share=True)
+# One user, locked: what every SCIM PATCH of a user reads (on the driver's cursor, koppel.db.direct).
+_LOAD_USER_LOCKED = Direct(
+    select(*(_U[c] for c in _USER_COLS))
+    .where(_U.connection_id == bindparam("conn"), _U.external_id == bindparam("id"))
+    .with_for_update(key_share=True)
+)
 _LOAD_USER_IDS = select(_U.external_id, _U.id).where(_U.connection_id == bindparam("conn"), _U.external_id.in_(_IDS))
 _LOAD_GROUPS = select(*(_G[c] for c in _GROUP_COLS)).where(
     _G.connection_id == bindparam("conn"), _G.external_id.in_(_IDS)
 )
-_INSERT_USER = insert(DirectoryUser.__table__)  # type: ignore[arg-type]
-_INSERT_GROUP = insert(DirectoryGroup.__table__)  # type: ignore[arg-type]
+_INSERT_USER = Direct(insert(DirectoryUser.__table__))  # type: ignore[arg-type]
+_INSERT_GROUP = Direct(insert(DirectoryGroup.__table__))  # type: ignore[arg-type]
 # SET columns come from the parameter keys; the row is named by "_id".
-_UPDATE_USER = update(DirectoryUser.__table__).where(_U.id == bindparam("_id"))  # type: ignore[arg-type]
-_UPDATE_GROUP = update(DirectoryGroup.__table__).where(_G.id == bindparam("_id"))  # type: ignore[arg-type]
+_UPDATE_USER = Direct(update(DirectoryUser.__table__).where(_U.id == bindparam("_id")))  # type: ignore[arg-type]
+_UPDATE_GROUP = Direct(update(DirectoryGroup.__table__).where(_G.id == bindparam("_id")))  # type: ignore[arg-type]
 _DELETE_USERS = delete(DirectoryUser.__table__).where(_U.id.in_(_IDS))  # type: ignore[arg-type]
 _DELETE_GROUPS = delete(DirectoryGroup.__table__).where(_G.id.in_(_IDS))  # type: ignore[arg-type]
 _MEMBERS = select(_M.user_id).where(_M.group_id == bindparam("group"))
@@ -110,6 +117,9 @@ def read_users(
     does not block memberships that reference them; SQLite serialises writers anyway).
     """
     conn = session.connection()
+    if lock and len(external_ids) == 1:
+        rows = _LOAD_USER_LOCKED.rows(conn, {"conn": connection_id, "id": external_ids[0]})
+        return {external_ids[0]: dict(zip(_USER_COLS, rows[0], strict=True))} if rows else {}
     stmt = _LOAD_USERS_LOCKED if lock else _LOAD_USERS
     found: dict[str, dict[str, Any]] = {}
     for part in chunks(sorted(external_ids)):
@@ -283,12 +293,12 @@ class _Writer:
     def _write_rows(self) -> None:
         """Pending inserts and updates, grouped so rows that set the same columns share one executemany."""
         if self.new_groups:
-            self.conn.execute(_INSERT_GROUP, [_without_flags(g) for g in self.new_groups])
+            _write(self.conn, _INSERT_GROUP, [_without_flags(g) for g in self.new_groups])
             self.new_groups = []
         _executemany_grouped(self.conn, _UPDATE_GROUP, self.group_updates)
         self.group_updates = {}
         if self.new_users:
-            self.conn.execute(_INSERT_USER, [_without_flags(u) for u in self.new_users])
+            _write(self.conn, _INSERT_USER, [_without_flags(u) for u in self.new_users])
             for u in self.new_users:
                 del u["_new"]
             self.new_users = []
@@ -445,9 +455,18 @@ def _without_flags(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k[0] != "_"}
 
 
-def _executemany_grouped(conn: Connection, stmt: Any, updates: dict[str, dict[str, Any]]) -> None:
+def _executemany_grouped(conn: Connection, stmt: Direct, updates: dict[str, dict[str, Any]]) -> None:
     by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row_id, values in updates.items():
         by_columns.setdefault(tuple(sorted(values)), []).append({"_id": row_id, **values})
     for rows in by_columns.values():
-        conn.execute(stmt, rows)
+        _write(conn, stmt, rows)
+
+
+def _write(conn: Connection, stmt: Direct, rows: list[dict[str, Any]]) -> None:
+    """One row (a SCIM write) on the driver's cursor; many (a sync) through Core, whose executemany
+    becomes multi-row statements on PostgreSQL."""
+    if len(rows) == 1:
+        stmt.run(conn, rows[0])
+    else:
+        conn.execute(stmt.statement, rows)

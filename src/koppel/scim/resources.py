@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from koppel.db.base import new_id
+from koppel.db.direct import Direct
 from koppel.directory.changes import ChangeResult, ChangeSet, GroupRecord, UserRecord
 from koppel.directory.models import DirectoryGroup, DirectoryUser, Membership
 from koppel.directory.service import apply_changes, read_groups, read_user_ids, read_users
@@ -45,28 +46,40 @@ _GROUP_COLS = (
 
 _U = DirectoryUser.__table__.c
 _G = DirectoryGroup.__table__.c
-# The hot statements, built once with bind parameters: SQLAlchemy then reuses their compiled form,
-# and they run on the Core connection without the ORM's per-statement machinery.
+# The hot statements, compiled once and run on the driver's cursor (koppel.db.direct).
 _USER_ROW = (_U.external_id, _U.attributes, _U.created_at, _U.updated_at)
-_USER_BY_ID = select(*_USER_ROW).where(_U.connection_id == bindparam("conn"), _U.external_id == bindparam("id"))
-_USER_BY_NAME = (
+_USER_BY_ID = Direct(select(*_USER_ROW).where(_U.connection_id == bindparam("conn"), _U.external_id == bindparam("id")))
+# The case-insensitive name lookups are never PostgreSQL prepared statements: a prepared statement
+# switches to a generic plan, and on a table never analyzed yet (the first minutes of an initial
+# provisioning) that plan picks the (org_id, user_name) index and filters every user of the
+# organization, so each lookup costs O(users). Planned with the values, PostgreSQL uses the *_key index.
+_USER_BY_NAME = Direct(
     select(*_USER_ROW)
     .where(_U.org_id == bindparam("org"), _U.user_name_key == func.lower(bindparam("v")))
-    .where(_U.connection_id == bindparam("conn"))
+    .where(_U.connection_id == bindparam("conn")),
+    prepare=False,
 )
-_USER_NAME_OWNERS = (
+_USER_NAME_OWNERS = Direct(
     select(_U.connection_id, _U.external_id)
     .where(_U.org_id == bindparam("org"), _U.user_name_key == func.lower(bindparam("v")))
-    .limit(2)
+    .limit(2),
+    prepare=False,
 )
 _GROUP_ROW = (_G.id, _G.external_id, _G.attributes, _G.created_at, _G.updated_at)
-_GROUP_BY_ID = select(*_GROUP_ROW).where(_G.connection_id == bindparam("conn"), _G.external_id == bindparam("id"))
-_GROUP_BY_NAME = select(*_GROUP_ROW).where(
-    _G.connection_id == bindparam("conn"), _G.display_name_key == func.lower(bindparam("v"))
+_GROUP_BY_ID = Direct(
+    select(*_GROUP_ROW).where(_G.connection_id == bindparam("conn"), _G.external_id == bindparam("id"))
 )
-_GROUP_NAME_OWNERS = select(_G.external_id).where(
-    _G.connection_id == bindparam("conn"), _G.display_name_key == func.lower(bindparam("v"))
+_GROUP_BY_NAME = Direct(
+    select(*_GROUP_ROW).where(_G.connection_id == bindparam("conn"), _G.display_name_key == func.lower(bindparam("v"))),
+    prepare=False,
 )
+_GROUP_NAME_OWNERS = Direct(
+    select(_G.external_id).where(
+        _G.connection_id == bindparam("conn"), _G.display_name_key == func.lower(bindparam("v"))
+    ),
+    prepare=False,
+)
+_CONNECTION_LOCK = Direct(text("SELECT pg_advisory_xact_lock(7, :key)"))
 
 
 def _eq_lookup(node: Any, attr: str) -> str | None:
@@ -81,30 +94,6 @@ def _eq_lookup(node: Any, attr: str) -> str | None:
     ):
         return node.value
     return None
-
-
-def _rows(session: Session, stmt: Any, params: dict[str, Any]) -> list[Any]:
-    return list(session.connection().execute(stmt, params))
-
-
-def _rows_planned_each_time(session: Session, stmt: Any, params: dict[str, Any]) -> list[Any]:
-    """``_rows`` for the case-insensitive name lookups, never as a PostgreSQL prepared statement.
-
-    A prepared statement switches to a generic plan; on a table never analyzed yet (the first
-    minutes of an initial provisioning) that plan picks the (org_id, user_name) index and filters
-    every user of the organization: each lookup then costs O(users). Planned with the actual
-    values, PostgreSQL uses the *_key index.
-    """
-    conn = session.connection()
-    if conn.dialect.name != "postgresql":
-        return list(conn.execute(stmt, params))
-    driver = conn.connection.driver_connection
-    threshold = driver.prepare_threshold  # type: ignore[union-attr]
-    driver.prepare_threshold = None  # type: ignore[union-attr]
-    try:
-        return list(conn.execute(stmt, params))
-    finally:
-        driver.prepare_threshold = threshold  # type: ignore[union-attr]
 
 
 def _slice(rows: list[Any], start_index: int, count: int) -> list[Any]:
@@ -141,7 +130,7 @@ def _lock(session: Session, ctx: ScimContext) -> None:
     """
     if session.get_bind().dialect.name == "postgresql":
         key = zlib.crc32(ctx.connection_id.encode()) - 2**31
-        session.execute(text("SELECT pg_advisory_xact_lock(7, :key)"), {"key": key})
+        _CONNECTION_LOCK.rows(session.connection(), {"key": key})
 
 
 def _fit(value: Any, size: int) -> str | None:
@@ -208,7 +197,7 @@ def user_record(ext_id: str, doc: dict[str, Any]) -> UserRecord:
 
 
 def _check_user_name(session: Session, ctx: ScimContext, user_name: str, self_id: str | None) -> None:
-    for conn_id, ext_id in _rows_planned_each_time(session, _USER_NAME_OWNERS, {"org": ctx.org_id, "v": user_name}):
+    for conn_id, ext_id in _USER_NAME_OWNERS.rows(session.connection(), {"org": ctx.org_id, "v": user_name}):
         if conn_id == ctx.connection_id and ext_id == self_id:
             continue
         if conn_id != ctx.connection_id:
@@ -220,7 +209,7 @@ def _check_user_name(session: Session, ctx: ScimContext, user_name: str, self_id
 
 
 def _load_user(session: Session, ctx: ScimContext, ext_id: str) -> Any:
-    rows = _rows(session, _USER_BY_ID, {"conn": ctx.connection_id, "id": ext_id})
+    rows = _USER_BY_ID.rows(session.connection(), {"conn": ctx.connection_id, "id": ext_id})
     if not rows:
         raise not_found(f"no User with id {ext_id!r} in this organization")
     return rows[0]
@@ -241,18 +230,18 @@ def _doc(attributes: Any) -> dict[str, Any]:
 
 
 def get_user(*, session: Session, ctx: ScimContext, user_id: str) -> dict[str, Any]:
-    row = _load_user(session, ctx, user_id)
-    return render_user(ctx, row.external_id, _doc(row.attributes), row.created_at, row.updated_at)
+    ext_id, attributes, created, updated = _load_user(session, ctx, user_id)
+    return render_user(ctx, ext_id, _doc(attributes), created, updated)
 
 
 def query_users(*, session: Session, ctx: ScimContext, filter_text: str | None, start_index: int, count: int) -> Page:
     node = parse_filter(filter_text) if filter_text else None
     user_name = _eq_lookup(node, "username")
     if user_name is not None:  # Entra's matching query: one indexed lookup
-        found = _rows_planned_each_time(
-            session, _USER_BY_NAME, {"org": ctx.org_id, "conn": ctx.connection_id, "v": user_name}
-        )
-        resources = [render_user(ctx, r.external_id, _doc(r.attributes), r.created_at, r.updated_at) for r in found]
+        found = _USER_BY_NAME.rows(session.connection(), {"org": ctx.org_id, "conn": ctx.connection_id, "v": user_name})
+        resources = [
+            render_user(ctx, ext, _doc(attributes), created, updated) for ext, attributes, created, updated in found
+        ]
         return Page(len(resources), start_index, _slice(resources, start_index, count))
     # org_id too: lets the planner use (org_id, user_name_key) for userName lookups.
     q = select(*_USER_COLS).where(DirectoryUser.org_id == ctx.org_id, DirectoryUser.connection_id == ctx.connection_id)
@@ -369,16 +358,16 @@ def _members_of(session: Session, ctx: ScimContext, group_ids: list[str]) -> dic
 
 
 def _load_group(session: Session, ctx: ScimContext, ext_id: str) -> Any:
-    rows = _rows(session, _GROUP_BY_ID, {"conn": ctx.connection_id, "id": ext_id})
+    rows = _GROUP_BY_ID.rows(session.connection(), {"conn": ctx.connection_id, "id": ext_id})
     if not rows:
         raise not_found(f"no Group with id {ext_id!r} in this organization")
     return rows[0]
 
 
 def get_group(*, session: Session, ctx: ScimContext, group_id: str, with_members: bool = True) -> dict[str, Any]:
-    row = _load_group(session, ctx, group_id)
-    members = _members_of(session, ctx, [row.id])[row.id] if with_members else None
-    return render_group(ctx, row.external_id, _doc(row.attributes), row.created_at, row.updated_at, members)
+    row_id, ext_id, attributes, created, updated = _load_group(session, ctx, group_id)
+    members = _members_of(session, ctx, [row_id])[row_id] if with_members else None
+    return render_group(ctx, ext_id, _doc(attributes), created, updated, members)
 
 
 def query_groups(
@@ -387,25 +376,23 @@ def query_groups(
     node = parse_filter(filter_text) if filter_text else None
     name = _eq_lookup(node, "displayname")
     if name is not None:  # Entra's group matching query: one indexed lookup
-        rows = _rows_planned_each_time(session, _GROUP_BY_NAME, {"conn": ctx.connection_id, "v": name})
-        total, rows = len(rows), _slice(rows, start_index, count)
+        found = _GROUP_BY_NAME.rows(session.connection(), {"conn": ctx.connection_id, "v": name})
+        total, rows = len(found), _slice(found, start_index, count)
     else:
         q = select(*_GROUP_COLS).where(DirectoryGroup.connection_id == ctx.connection_id)
         if node is not None:
             q = q.where(translate(node, GROUP, DirectoryGroup, session.get_bind().dialect.name))
         rows, total = _page(session, q, DirectoryGroup.id, start_index, count)
-    members = _members_of(session, ctx, [r.id for r in rows]) if with_members else {}
+    members = _members_of(session, ctx, [r[0] for r in rows]) if with_members else {}
     resources = [
-        render_group(
-            ctx, r.external_id, _doc(r.attributes), r.created_at, r.updated_at, members[r.id] if with_members else None
-        )
-        for r in rows
+        render_group(ctx, ext, _doc(attributes), created, updated, members[row_id] if with_members else None)
+        for row_id, ext, attributes, created, updated in rows
     ]
     return Page(total, start_index, resources)
 
 
 def _check_display_name(session: Session, ctx: ScimContext, name: str, self_id: str | None) -> None:
-    for (ext_id,) in _rows_planned_each_time(session, _GROUP_NAME_OWNERS, {"conn": ctx.connection_id, "v": name}):
+    for (ext_id,) in _GROUP_NAME_OWNERS.rows(session.connection(), {"conn": ctx.connection_id, "v": name}):
         if ext_id != self_id:
             raise uniqueness(f"a Group named {name!r} already exists (id {ext_id}); group displayName is unique")
 

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, insert, select, true, update
 from sqlalchemy.orm import Session
 
+from koppel.db.direct import Direct
 from koppel.errors import InvalidInput, NotFound
 from koppel.organizations.models import Connection, Organization
 from koppel.organizations.service import get_organization
@@ -286,14 +287,16 @@ def authenticate(*, session: Session, bearer: str, org_ref: str, base_url: str, 
 
 # -- provisioning log ------------------------------------------------------------------------
 _log_counter = 0
-# Core INSERT, built once: no ORM bulk machinery per request.
-_LOG_INSERT = insert(ScimLogEntry.__table__)  # type: ignore[arg-type]
+# Run on the driver's cursor (koppel.db.direct): one of these per SCIM request.
+_LOG_INSERT = Direct(insert(ScimLogEntry.__table__))  # type: ignore[arg-type]
 _LOG_COLS = ("org_id", "at", "method", "operation", "resource_type", "resource_id", "status", "scim_type", "detail")
 # The setting is local to the transaction, and an autocommit statement is its own transaction.
 _NO_FLUSH_WAIT = select(func.set_config("synchronous_commit", "off", true())).subquery("c")
-_LOG_INSERT_NO_FLUSH_WAIT = insert(ScimLogEntry.__table__).from_select(  # type: ignore[arg-type]
-    list(_LOG_COLS),
-    select(*(bindparam(c, type_=ScimLogEntry.__table__.c[c].type) for c in _LOG_COLS)).select_from(_NO_FLUSH_WAIT),
+_LOG_INSERT_NO_FLUSH_WAIT = Direct(
+    insert(ScimLogEntry.__table__).from_select(  # type: ignore[arg-type]
+        list(_LOG_COLS),
+        select(*(bindparam(c, type_=ScimLogEntry.__table__.c[c].type) for c in _LOG_COLS)).select_from(_NO_FLUSH_WAIT),
+    )
 )
 _log_lock = threading.Lock()
 
@@ -319,8 +322,8 @@ def record(*, session: Session, org_id: str, entry: LogRecord, now: datetime, wa
     global _log_counter
     conn = session.connection()
     async_ok = not wait_for_disk and conn.dialect.name == "postgresql"
-    conn.execute(
-        _LOG_INSERT_NO_FLUSH_WAIT if async_ok else _LOG_INSERT,
+    (_LOG_INSERT_NO_FLUSH_WAIT if async_ok else _LOG_INSERT).run(
+        conn,
         {
             "org_id": org_id,
             "at": now,
