@@ -24,7 +24,8 @@ def test_concurrent_appends_are_seen_by_a_polling_reader_without_gaps(
     def writer(n: int) -> None:
         for i in range(PER_WRITER):
             with session_factory() as s, s.begin():
-                append(s, [NewEvent("test.tick", None, None, {"writer": n, "i": i})], now=clock())
+                batch = [NewEvent("test.tick", None, None, {"writer": n, "i": i, "k": k}) for k in range(1 + i % 3)]
+                append(s, batch, now=clock())  # one event or several: both paths take the lock
                 time.sleep(0.002 * ((n + i) % 3))  # commit late: a later id may commit first
 
     def reader() -> None:
@@ -48,6 +49,11 @@ def test_concurrent_appends_are_seen_by_a_polling_reader_without_gaps(
     done.set()
     poller.join()
     with session_factory() as s:
-        all_ids = list(s.scalars(select(Event.id).order_by(Event.id)))
-    assert len(all_ids) == WRITERS * PER_WRITER
+        rows = list(s.execute(select(Event.id, Event.data).order_by(Event.id)))
+    all_ids = [row_id for row_id, _ in rows]
+    assert len(all_ids) == WRITERS * sum(1 + i % 3 for i in range(PER_WRITER))
     assert seen == all_ids, "the polling reader skipped or repeated an event"
+    batches: dict[tuple[int, int], list[int]] = {}
+    for _, data in rows:
+        batches.setdefault((data["writer"], data["i"]), []).append(data["k"])
+    assert all(ks == sorted(ks) for ks in batches.values()), "a batch's events are not in their given order"

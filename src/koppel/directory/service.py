@@ -11,15 +11,15 @@ expired afterwards, so the caller reads what was written.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import BindParameter, Connection, bindparam, delete, insert, select, update
+from sqlalchemy import ARRAY, BindParameter, Connection, String, any_, bindparam, delete, insert, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
-from koppel.db.base import new_id
+from koppel.db.base import UTCDateTime, new_id
 from koppel.db.direct import Direct
 from koppel.directory.changes import (
     GROUP_FIELDS,
@@ -42,19 +42,57 @@ _M = Membership.__table__.c
 _USER_COLS = ("id", "external_id", "connection_id", "status", "created_at", "updated_at", *USER_FIELDS)
 _GROUP_COLS = ("id", "external_id", "connection_id", "created_at", "updated_at", *GROUP_FIELDS)
 _IDS: BindParameter[Any] = bindparam("ids", expanding=True)
-_LOAD_USERS = select(*(_U[c] for c in _USER_COLS)).where(
-    _U.connection_id == bindparam("conn"), _U.external_id.in_(_IDS)
+
+
+def _in_ids(column: Any) -> Any:
+    return column.in_(_IDS)
+
+
+def _any_id(column: Any) -> Any:
+    return column == any_(bindparam("ids", type_=ARRAY(String)))
+
+
+class _ByIds:
+    """A statement over a list of ids: ``= ANY(array)`` on PostgreSQL, an expanding ``IN`` elsewhere.
+
+    On PostgreSQL the array keeps the statement text the same for any count, so psycopg caches its
+    parsed form and PostgreSQL prepares it (psycopg re-parses a statement of more than 50
+    parameters on every call), and it runs on the driver's cursor (``Direct``).
+    """
+
+    def __init__(self, build: Callable[[Callable[[Any], Any]], Any]) -> None:
+        self.core, self.pg = build(_in_ids), Direct(build(_any_id))
+
+    def rows(self, conn: Connection, params: dict[str, Any], ids: Sequence[str]) -> Iterator[tuple[Any, ...]]:
+        if not ids:
+            return
+        if conn.dialect.name == "postgresql":
+            yield from self.pg.rows(conn, {**params, "ids": list(ids)})
+            return
+        for part in chunks(ids):
+            yield from conn.execute(self.core, {**params, "ids": part})
+
+    def run(self, conn: Connection, params: dict[str, Any], ids: Sequence[str]) -> None:
+        if not ids:
+            return
+        if conn.dialect.name == "postgresql":
+            self.pg.run(conn, {**params, "ids": list(ids)})
+            return
+        for part in chunks(ids):
+            conn.execute(self.core, {**params, "ids": part})
+
+
+def _users(ids: Callable[[Any], Any]) -> Any:
+    return select(*(_U[c] for c in _USER_COLS)).where(_U.connection_id == bindparam("conn"), ids(_U.external_id))
+
+
+_LOAD_USERS = _ByIds(_users)
+_LOAD_USERS_LOCKED = _ByIds(lambda ids: _users(ids).with_for_update(key_share=True))
+_LOAD_USER_IDS = _ByIds(
+    lambda ids: select(_U.external_id, _U.id).where(_U.connection_id == bindparam("conn"), ids(_U.external_id))
 )
-_LOAD_USERS_LOCKED = _LOAD_USERS.with_for_update(key_share=True)
-# One user, locked: what every SCIM PATCH of a user reads (on the driver's cursor, koppel.db.direct).
-_LOAD_USER_LOCKED = Direct(
-    select(*(_U[c] for c in _USER_COLS))
-    .where(_U.connection_id == bindparam("conn"), _U.external_id == bindparam("id"))
-    .with_for_update(key_share=True)
-)
-_LOAD_USER_IDS = select(_U.external_id, _U.id).where(_U.connection_id == bindparam("conn"), _U.external_id.in_(_IDS))
-_LOAD_GROUPS = select(*(_G[c] for c in _GROUP_COLS)).where(
-    _G.connection_id == bindparam("conn"), _G.external_id.in_(_IDS)
+_LOAD_GROUPS = _ByIds(
+    lambda ids: select(*(_G[c] for c in _GROUP_COLS)).where(_G.connection_id == bindparam("conn"), ids(_G.external_id))
 )
 _INSERT_USER = Direct(insert(DirectoryUser.__table__))  # type: ignore[arg-type]
 _INSERT_GROUP = Direct(insert(DirectoryGroup.__table__))  # type: ignore[arg-type]
@@ -64,10 +102,17 @@ _UPDATE_GROUP = Direct(update(DirectoryGroup.__table__).where(_G.id == bindparam
 _DELETE_USERS = delete(DirectoryUser.__table__).where(_U.id.in_(_IDS))  # type: ignore[arg-type]
 _DELETE_GROUPS = delete(DirectoryGroup.__table__).where(_G.id.in_(_IDS))  # type: ignore[arg-type]
 _MEMBERS = select(_M.user_id).where(_M.group_id == bindparam("group"))
-_MEMBERS_AMONG = select(_M.user_id).where(_M.group_id == bindparam("group"), _M.user_id.in_(_IDS))
+_MEMBERS_AMONG = _ByIds(lambda ids: select(_M.user_id).where(_M.group_id == bindparam("group"), ids(_M.user_id)))
 _INSERT_MEMBERSHIP = insert(Membership.__table__)  # type: ignore[arg-type]
-_DELETE_MEMBERSHIPS = delete(Membership.__table__).where(  # type: ignore[arg-type]
-    _M.group_id == bindparam("group"), _M.user_id.in_(_IDS)
+# PostgreSQL: a group's new memberships in one statement, the user ids as one array (see _ByIds).
+_INSERT_MEMBERSHIPS_PG = Direct(
+    text(
+        "INSERT INTO directory_memberships (group_id, user_id, created_at) "
+        "SELECT :group, u, :at FROM unnest(CAST(:users AS varchar[])) AS u"
+    ).bindparams(bindparam("at", type_=UTCDateTime()))
+)
+_DELETE_MEMBERSHIPS = _ByIds(
+    lambda ids: delete(Membership.__table__).where(_M.group_id == bindparam("group"), ids(_M.user_id))  # type: ignore[arg-type]
 )
 
 
@@ -117,36 +162,22 @@ def read_users(
     does not block memberships that reference them; SQLite serialises writers anyway).
     """
     conn = session.connection()
-    if lock and len(external_ids) == 1:
-        rows = _LOAD_USER_LOCKED.rows(conn, {"conn": connection_id, "id": external_ids[0]})
-        return {external_ids[0]: dict(zip(_USER_COLS, rows[0], strict=True))} if rows else {}
     stmt = _LOAD_USERS_LOCKED if lock else _LOAD_USERS
-    found: dict[str, dict[str, Any]] = {}
-    for part in chunks(sorted(external_ids)):
-        for row in conn.execute(stmt, {"conn": connection_id, "ids": part}):
-            found[row.external_id] = dict(row._mapping)
-    return found
+    rows = stmt.rows(conn, {"conn": connection_id}, sorted(external_ids))
+    return {row[1]: dict(zip(_USER_COLS, row, strict=True)) for row in rows}
 
 
 def read_user_ids(*, session: Session, connection_id: str, external_ids: Sequence[str]) -> dict[str, str]:
     """external_id -> id of the stored users among ``external_ids``."""
     conn = session.connection()
-    found: dict[str, str] = {}
-    for part in chunks(sorted(external_ids)):
-        found.update(
-            {ext: user_id for ext, user_id in conn.execute(_LOAD_USER_IDS, {"conn": connection_id, "ids": part})}
-        )
-    return found
+    return {ext: user_id for ext, user_id in _LOAD_USER_IDS.rows(conn, {"conn": connection_id}, sorted(external_ids))}
 
 
 def read_groups(*, session: Session, connection_id: str, external_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """The stored groups (every column ``apply_changes`` diffs, plus created_at/updated_at) by external id."""
     conn = session.connection()
-    found: dict[str, dict[str, Any]] = {}
-    for part in chunks(sorted(external_ids)):
-        for row in conn.execute(_LOAD_GROUPS, {"conn": connection_id, "ids": part}):
-            found[row.external_id] = dict(row._mapping)
-    return found
+    rows = _LOAD_GROUPS.rows(conn, {"conn": connection_id}, sorted(external_ids))
+    return {row[1]: dict(zip(_GROUP_COLS, row, strict=True)) for row in rows}
 
 
 def user_snapshot(user: DirectoryUser | Mapping[str, Any]) -> dict[str, Any]:
@@ -256,18 +287,15 @@ class _Writer:
         )
 
     def _load_users(self, full: Iterable[str], ids_only: Iterable[str]) -> None:
-        conn_id = self.changes.connection_id
-        for part in chunks(sorted(full)):
-            for row in self.conn.execute(_LOAD_USERS, {"conn": conn_id, "ids": part}):
-                self.users[row.external_id] = dict(row._mapping)
-        for part in chunks(sorted(ids_only)):
-            for ext, user_id in self.conn.execute(_LOAD_USER_IDS, {"conn": conn_id, "ids": part}):
-                self.users[ext] = {"id": user_id, "external_id": ext}
+        params = {"conn": self.changes.connection_id}
+        for row in _LOAD_USERS.rows(self.conn, params, sorted(full)):
+            self.users[row[1]] = dict(zip(_USER_COLS, row, strict=True))
+        for ext, user_id in _LOAD_USER_IDS.rows(self.conn, params, sorted(ids_only)):
+            self.users[ext] = {"id": user_id, "external_id": ext}
 
     def _load_groups(self, external_ids: Iterable[str]) -> None:
-        for part in chunks(sorted(external_ids)):
-            for row in self.conn.execute(_LOAD_GROUPS, {"conn": self.changes.connection_id, "ids": part}):
-                self.groups[row.external_id] = dict(row._mapping)
+        for row in _LOAD_GROUPS.rows(self.conn, {"conn": self.changes.connection_id}, sorted(external_ids)):
+            self.groups[row[1]] = dict(zip(_GROUP_COLS, row, strict=True))
 
     def _user(self, external_id: str) -> dict[str, Any]:
         user = self.users.get(external_id)
@@ -403,10 +431,7 @@ class _Writer:
         """The group's members, or only those of ``among`` (no need to read a large group whole)."""
         if among is None:
             return set(self.conn.scalars(_MEMBERS, {"group": group_id}))
-        found: set[str] = set()
-        for part in chunks(among):
-            found.update(self.conn.scalars(_MEMBERS_AMONG, {"group": group_id, "ids": part}))
-        return found
+        return {user_id for (user_id,) in _MEMBERS_AMONG.rows(self.conn, {"group": group_id}, among)}
 
     def _set_members(self, group_ext: str, member_exts: list[str]) -> None:
         group = self._group(group_ext)
@@ -437,15 +462,17 @@ class _Writer:
     def _insert_memberships(self, group_id: str, user_ids: list[str]) -> None:
         if not user_ids:
             return
-        rows = [{"group_id": group_id, "user_id": uid, "created_at": self.now} for uid in user_ids]
-        self.conn.execute(_INSERT_MEMBERSHIP, rows)
-        self.result.members_added += len(rows)
+        if self.conn.dialect.name == "postgresql":
+            _INSERT_MEMBERSHIPS_PG.run(self.conn, {"group": group_id, "users": user_ids, "at": self.now})
+        else:
+            rows = [{"group_id": group_id, "user_id": uid, "created_at": self.now} for uid in user_ids]
+            self.conn.execute(_INSERT_MEMBERSHIP, rows)
+        self.result.members_added += len(user_ids)
         for uid in user_ids:
             self._event("group.member_added", group_id, {"group_id": group_id, "user_id": uid})
 
     def _delete_memberships(self, group_id: str, user_ids: list[str]) -> None:
-        for part in chunks(user_ids):
-            self.conn.execute(_DELETE_MEMBERSHIPS, {"group": group_id, "ids": part})
+        _DELETE_MEMBERSHIPS.run(self.conn, {"group": group_id}, user_ids)
         self.result.members_removed += len(user_ids)
         for uid in user_ids:
             self._event("group.member_removed", group_id, {"group_id": group_id, "user_id": uid})

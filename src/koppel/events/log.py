@@ -16,14 +16,14 @@ from typing import Any
 from sqlalchemy import BigInteger, bindparam, func, insert, select, text
 from sqlalchemy.orm import Session
 
+from koppel.db.base import UTCDateTime
 from koppel.db.direct import Direct
+from koppel.db.engine import json_text
 from koppel.events.models import Event
 
 EVENT_LOG_LOCK_KEY = 0x6B6F7070656C  # "koppel"
-# Built once: Core statements reuse their compiled form, and skip the ORM's bulk-insert machinery.
-_LOCK = text("SELECT pg_advisory_xact_lock(:key)").bindparams(bindparam("key", EVENT_LOG_LOCK_KEY))
-_INSERT = insert(Event.__table__)  # type: ignore[arg-type]
-_INSERT_ONE = Direct(_INSERT)
+# Run on the driver's cursor (koppel.db.direct): every directory change and login appends events.
+_INSERT = Direct(insert(Event.__table__))  # type: ignore[arg-type]
 _COLS = ("org_id", "type", "subject_id", "data", "occurred_at")
 # PostgreSQL, one event: lock and insert in one round trip. The row is produced only after the lock
 # subquery has run, and its id (the sequence default) is drawn when the row is inserted: after the lock.
@@ -33,6 +33,20 @@ _LOCK_AND_INSERT_ONE = Direct(
         list(_COLS),
         select(*(bindparam(c, type_=Event.__table__.c[c].type) for c in _COLS)).select_from(_LOCKED),
     )
+)
+# PostgreSQL, several events (a member batch, a sync page): lock and insert in one statement, the
+# rows as arrays. Its text is the same for any count, so psycopg caches it and PostgreSQL prepares
+# it (a multi-row VALUES list of more than 50 parameters is re-parsed by psycopg on every call).
+# ORDER BY n: ids are drawn in the order of the events, after the lock.
+_LOCK_AND_INSERT_MANY = Direct(
+    text(
+        "INSERT INTO events (org_id, type, subject_id, data, occurred_at) "
+        "SELECT e.org_id, e.type, e.subject_id, e.data, :at "
+        "FROM (SELECT pg_advisory_xact_lock(:key)) AS l, "
+        "unnest(CAST(:org_ids AS varchar[]), CAST(:types AS varchar[]), CAST(:subject_ids AS varchar[]), "
+        "CAST(:data AS jsonb[])) WITH ORDINALITY AS e(org_id, type, subject_id, data, n) "
+        "ORDER BY e.n"
+    ).bindparams(bindparam("key", EVENT_LOG_LOCK_KEY, type_=BigInteger), bindparam("at", type_=UTCDateTime()))
 )
 
 
@@ -54,11 +68,16 @@ def append(session: Session, events: Iterable[NewEvent], *, now: datetime) -> in
         return 0
     session.flush()  # rows the events refer to (e.g. a new organization) first; a no-op when clean
     conn = session.connection()
-    if len(rows) == 1:  # the common case (one SCIM write, one login): on the driver's cursor
-        (_LOCK_AND_INSERT_ONE if conn.dialect.name == "postgresql" else _INSERT_ONE).run(conn, rows[0])
-    elif conn.dialect.name != "postgresql":
-        conn.execute(_INSERT, rows)  # SQLite serialises writers already
+    if conn.dialect.name != "postgresql":
+        _INSERT.many(conn, rows)  # SQLite serialises writers already
+    elif len(rows) == 1:
+        _LOCK_AND_INSERT_ONE.run(conn, rows[0])
     else:
-        conn.execute(_LOCK)
-        conn.execute(_INSERT, rows)
+        columns = {
+            "org_ids": [r["org_id"] for r in rows],
+            "types": [r["type"] for r in rows],
+            "subject_ids": [r["subject_id"] for r in rows],
+            "data": [json_text(r["data"]) for r in rows],
+        }
+        _LOCK_AND_INSERT_MANY.run(conn, {**columns, "at": now})
     return len(rows)
