@@ -53,7 +53,8 @@ def _any_id(column: Any) -> Any:
 
 
 class _ByIds:
-    """A statement over a list of ids: ``= ANY(array)`` on PostgreSQL, an expanding ``IN`` elsewhere.
+    """A statement over a list of ids: ``= :id`` for one (a SCIM request), ``= ANY(array)`` for several on
+    PostgreSQL, an expanding ``IN`` per chunk on SQLite.
 
     On PostgreSQL the array keeps the statement text the same for any count, so psycopg caches its
     parsed form and PostgreSQL prepares it (psycopg re-parses a statement of more than 50
@@ -62,9 +63,13 @@ class _ByIds:
 
     def __init__(self, build: Callable[[Callable[[Any], Any]], Any]) -> None:
         self.core, self.pg = build(_in_ids), Direct(build(_any_id))
+        self.one = Direct(build(lambda column: column == bindparam("id")))
 
     def rows(self, conn: Connection, params: dict[str, Any], ids: Sequence[str]) -> Iterator[tuple[Any, ...]]:
         if not ids:
+            return
+        if len(ids) == 1:
+            yield from self.one.rows(conn, {**params, "id": ids[0]})
             return
         if conn.dialect.name == "postgresql":
             yield from self.pg.rows(conn, {**params, "ids": list(ids)})
@@ -74,6 +79,9 @@ class _ByIds:
 
     def run(self, conn: Connection, params: dict[str, Any], ids: Sequence[str]) -> None:
         if not ids:
+            return
+        if len(ids) == 1:
+            self.one.run(conn, {**params, "id": ids[0]})
             return
         if conn.dialect.name == "postgresql":
             self.pg.run(conn, {**params, "ids": list(ids)})

@@ -14,6 +14,8 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from koppel.scim.errors import ScimError, invalid_filter, invalid_path, invalid_syntax, invalid_value, mutability
 from koppel.scim.protocol.filter import (
     And,
@@ -93,10 +95,18 @@ def parse_operations(body: Any) -> list[dict[str, Any]]:
     return ops
 
 
+def _clone(doc: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of a JSON document: through orjson, several times faster than copy.deepcopy."""
+    try:
+        return orjson.loads(orjson.dumps(doc))  # type: ignore[no-any-return]
+    except TypeError:  # what orjson refuses (integers beyond 64 bits): the general copy
+        return copy.deepcopy(doc)
+
+
 def apply_patch(rdef: ResourceDef, doc: dict[str, Any], body: Any) -> tuple[dict[str, Any], MemberDelta]:
     """Apply a PatchOp body to ``doc`` (not modified) and return the new document and membership delta."""
     ops = parse_operations(body)
-    new = copy.deepcopy(doc)
+    new = _clone(doc)
     delta = MemberDelta()
     for raw in ops:
         _Operation(rdef, new, delta, raw).run()
