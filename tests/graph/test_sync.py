@@ -8,7 +8,9 @@ from koppel.db.engine import transaction
 from koppel.directory.models import DirectoryGroup, Membership
 from koppel.events.models import Event
 from koppel.graph.client import forget_tokens
+from koppel.graph.protocol import paging
 from tests.graph.conftest import (
+    ADMIN,
     CUSTOMER,
     CUSTOMER_DOMAIN,
     GROUP,
@@ -169,3 +171,17 @@ def test_revoked_consent_changes_no_data(koppel: Koppel) -> None:
     connection = koppel.connection(connection_id)
     assert connection.status == "consent_revoked" and "consent" in connection.last_error
     assert {k: (u.status, u.user_name) for k, u in koppel.users().items()} == before
+
+
+def test_more_scoped_groups_than_one_delta_filter_takes_means_full_runs_that_miss_nothing(koppel: Koppel) -> None:
+    names = [f"Team {i:02d}" for i in range(paging.DELTA_FILTER_MAX)]
+    for name in names:
+        koppel.entra.admin.post(f"/tenants/{CUSTOMER}/groups", {"displayName": name, "members": []})
+    last = names[-1]
+    connection_id = koppel.connected(groups=[group_id(GROUP), *map(group_id, names)])
+    assert koppel.sync(connection_id).outcome == "succeeded"
+    assert user_id(ADMIN) not in koppel.active()
+    add_member(koppel.entra, group_id(last), ADMIN)  # in the 51st group: beyond one groups/delta filter
+    run = koppel.sync(connection_id)
+    assert run.mode == "full" and run.outcome == "succeeded", run.errors
+    assert user_id(ADMIN) in koppel.active()

@@ -58,7 +58,7 @@ class FullRun:
         users_link = self._delta_link(paging.users_delta_url(graph_url))
         groups = [check_group(ctx.graph, g) for g in ctx.config.group_ids]
         if not ctx.config.transitive:
-            groups_link = self._delta_link(paging.groups_delta_url(graph_url, ctx.config.group_ids))
+            groups_link = self._groups_delta_link(ctx.config.group_ids)
         with ctx.transaction() as session:
             ctx.add_result(
                 session,
@@ -71,12 +71,14 @@ class FullRun:
         self._flush()
         tracked = sorted({*ctx.config.group_ids, *self.nested})
         if ctx.config.transitive:
-            groups_link = (
-                self._delta_link(paging.groups_delta_url(graph_url, tracked))
-                if len(tracked) <= paging.DELTA_FILTER_MAX
-                else None  # too many groups to follow: every run is a full run
-            )
+            groups_link = self._groups_delta_link(tracked)
         return self._final(groups_link, users_link, tracked)
+
+    def _groups_delta_link(self, group_ids: list[str]) -> str | None:
+        """None when there are more groups than one groups/delta filter takes: every run is then a full run."""
+        if len(group_ids) > paging.DELTA_FILTER_MAX:
+            return None
+        return self._delta_link(paging.groups_delta_url(self.ctx.graph.settings.graph_url, group_ids))
 
     def _delta_link(self, url: str) -> str | None:
         return next(self.ctx.graph.pages(url)).delta_link

@@ -55,7 +55,9 @@ def groups_delta_url(graph: str, group_ids: Iterable[str]) -> str:
 
     ``$deltatoken=latest`` skips the backlog: the members were just listed by a full run.
     """
-    ids = sorted(group_ids)[:DELTA_FILTER_MAX]
+    ids = sorted(group_ids)
+    if len(ids) > DELTA_FILTER_MAX:  # a truncated filter would silently stop following the rest
+        raise ValueError(f"groups/delta follows at most {DELTA_FILTER_MAX} groups, not {len(ids)}")
     flt = " or ".join(f"id eq '{g}'" for g in ids)
     query = urlencode(
         {"$select": "displayName,description,securityEnabled,members", "$filter": flt, "$deltatoken": "latest"},
