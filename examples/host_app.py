@@ -14,9 +14,12 @@ from __future__ import annotations
 import html
 import os
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx
 import uvicorn
 from authlib.integrations.starlette_client import OAuth
 from starlette.applications import Starlette
@@ -30,14 +33,33 @@ PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Host
 </head><body><h1>Sample host app</h1>{body}</body></html>"""
 
 
+class SharedTransport(httpx.AsyncBaseTransport):
+    """One connection pool, and one TLS context, for all of the app's calls to koppel.
+
+    Authlib's Starlette client builds a new httpx client for every call and closes it afterwards;
+    on its own each would open a new connection and load the CA bundle again (milliseconds of
+    CPU per login). Clients built on this transport leave the pool open; the app closes it.
+    """
+
+    def __init__(self) -> None:
+        self.pool = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self.pool.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        """A per-call client closing: the pool stays open (``lifespan`` closes it)."""
+
+
 def create_app(issuer: str, client_id: str, client_secret: str, session_secret: str | None = None) -> Starlette:
+    transport = SharedTransport()
     oauth = OAuth()
     oauth.register(
         "koppel",
         client_id=client_id,
         client_secret=client_secret,
         server_metadata_url=f"{issuer}/.well-known/openid-configuration",
-        client_kwargs={"scope": "openid profile email", "code_challenge_method": "S256"},
+        client_kwargs={"scope": "openid profile email", "code_challenge_method": "S256", "transport": transport},
     )
 
     async def home(request: Request) -> Response:
@@ -80,13 +102,19 @@ def create_app(issuer: str, client_id: str, client_secret: str, session_secret: 
         query = {"post_logout_redirect_uri": back, **({"id_token_hint": id_token} if id_token else {})}
         return RedirectResponse(f"{metadata['end_session_endpoint']}?{urlencode(query)}", status_code=303)
 
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await transport.pool.aclose()
+
     app = Starlette(
+        lifespan=lifespan,
         routes=[
             Route("/", home, name="home"),
             Route("/login", login),
             Route("/callback", callback, name="callback"),
             Route("/logout", logout),
-        ]
+        ],
     )
     app.add_middleware(SessionMiddleware, secret_key=session_secret or secrets.token_urlsafe(32))
     return app

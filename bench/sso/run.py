@@ -9,66 +9,72 @@ simulator (password once per browser, then its session cookie, as in real life) 
 ID-token validation with Authlib) → host page with the user's name. Reported: logins/s, koppel's own
 CPU ms per login (user+system of its process and workers, psutil), the callback's latency p50/p99
 as the browser sees it, koppel's requests per login, and the CPU of the other processes. Options:
-``--koppel-workers N`` (uvicorn workers), ``--host-certifi``, ``--profile FILE`` (py-spy); see README.md.
+``--koppel-workers N`` (uvicorn workers), ``--profile FILE`` (py-spy); see README.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import os
 import signal
+import ssl
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import psutil
+import uvloop
+from yarl import URL
 
 from koppel import demo
 from koppel.demo import DemoStack
 from koppel.demo_stack import free_port
 
 
-def login(browser: httpx.Client, host: str, user: str, password: str, callback_times: list[float]) -> None:
-    url = f"{host}/login?organization=contoso"
+async def login(
+    browser: aiohttp.ClientSession, host: str, user: str, password: str, callback_times: list[float]
+) -> None:
+    """One complete login as a browser does it: every redirect followed, cookies kept per browser."""
+    url = URL(f"{host}/login?organization=contoso")
     for _ in range(20):
         started = time.perf_counter()
-        response = browser.get(url)
-        if "/sso/callback/" in url:
+        async with browser.get(url, allow_redirects=False) as response:
+            text = await response.text()
+        if url.path.startswith("/sso/callback/"):
             callback_times.append(time.perf_counter() - started)
-        if response.is_redirect:
-            url = str(response.url.join(response.headers["location"]))
+        if 300 <= response.status < 400:
+            url = url.join(URL(response.headers["Location"], encoded=True))
             continue
-        if 'name="passwd"' in response.text:  # the simulated Microsoft sign-in page
-            ctx = response.text.split('name="ctx" value="', 1)[1].split('"', 1)[0]
-            action = str(response.url.join(response.text.split('action="', 1)[1].split('"', 1)[0]))
-            response = browser.post(action, data={"ctx": ctx, "login": user, "passwd": password})
-            url = str(response.url.join(response.headers["location"]))
+        if 'name="passwd"' in text:  # the simulated Microsoft sign-in page
+            ctx = text.split('name="ctx" value="', 1)[1].split('"', 1)[0]
+            action = url.join(URL(text.split('action="', 1)[1].split('"', 1)[0], encoded=True))
+            form = {"ctx": ctx, "login": user, "passwd": password}
+            async with browser.post(action, data=form, allow_redirects=False) as posted:
+                url = action.join(URL(posted.headers["Location"], encoded=True))
             continue
-        assert "Welcome" in response.text, response.text[:300]
+        assert response.status == 200 and "Welcome" in text, text[:300]
         return
     raise RuntimeError("login did not finish")
 
 
-def _adjust_processes(koppel_workers: int, host_small_ca: bool) -> None:
-    """How the stack's processes start: koppel as ``uvicorn --workers N`` instead of ``koppel serve``
-    (one process); the host app trusting the demo's CA file, as koppel does, instead of certifi's
-    bundle: Authlib's Starlette client builds a new httpx client, so a new TLS context, for every
-    token request, and loading certifi's ~150 roots costs ~18 ms of CPU each time."""
+def _adjust_processes(koppel_workers: int) -> None:
+    """koppel as ``uvicorn --workers N`` instead of ``koppel serve`` (one process)."""
     original = demo.process
 
     def process(args: list[str], **kwargs: Any) -> Any:
-        if host_small_ca and any(a.endswith("host_app.py") for a in args):
-            kwargs["env"] = {**kwargs["env"], "SSL_CERT_FILE": str(kwargs["log"].parent.parent / "tls" / "ca.pem")}
         if koppel_workers > 1 and args[1:4] == ["-m", "koppel", "serve"]:
             subprocess.run([args[0], "-m", "koppel", "db", "upgrade"], env=kwargs["env"], check=True,
                            stdout=subprocess.DEVNULL)  # fmt: skip
-            env = {**kwargs["env"], "PYTHONPATH": str(Path(__file__).parent)}
+            paths = [str(Path(__file__).parent), *filter(None, [kwargs["env"].get("PYTHONPATH")])]
+            env = {**kwargs["env"], "PYTHONPATH": os.pathsep.join(paths)}
             args = [args[0], "-m", "uvicorn", "--factory", "asgi:create", "--workers", str(koppel_workers),
                     "--port", args[args.index("--port") + 1], "--no-access-log"]  # fmt: skip
             kwargs["env"] = env
@@ -100,72 +106,75 @@ def _cpu_by_process(koppel: psutil.Process) -> dict[str, float]:
     return out
 
 
-def run(
-    logins: int, workers: int, profile: Path | None = None, koppel_workers: int = 1, host_small_ca: bool = True
-) -> dict[str, Any]:
-    _adjust_processes(koppel_workers, host_small_ca)
+def run(logins: int, workers: int, profile: Path | None = None, koppel_workers: int = 1) -> dict[str, Any]:
+    _adjust_processes(koppel_workers)
     with tempfile.TemporaryDirectory() as tmp:
         stack = DemoStack(data_dir=Path(tmp), port=free_port())
         try:
             info = stack.start()
-            koppel = psutil.Process(stack.koppel_pid)
-            verify = str(Path(tmp) / "tls" / "ca.pem")
-            callback_times: list[float] = []
-            browsers = [httpx.Client(verify=verify, timeout=30) for _ in range(workers)]
-            for b in browsers:  # warm-up: one login each (password, keys, discovery caches)
-                login(b, info["host_app"], info["sign_in_as"], info["password"], [])
-            per_worker = logins // workers
-            spy = _py_spy(stack.koppel_pid, profile) if profile else None
-            requests_before = _requests_by_route(info["koppel"])
-            others_before = _cpu_by_process(koppel)
-            cpu_before, system_before = _cpu_seconds(koppel)
-            started = time.perf_counter()
-            threads = [
-                threading.Thread(
-                    target=lambda b=b: [
-                        login(b, info["host_app"], info["sign_in_as"], info["password"], callback_times)
-                        for _ in range(per_worker)
-                    ]
-                )
-                for b in browsers
-            ]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            elapsed = time.perf_counter() - started
-            cpu_after, system_after = _cpu_seconds(koppel)
-            others = {k: round((v - others_before.get(k, 0.0)) * 1000 / (per_worker * workers), 2)
-                      for k, v in _cpu_by_process(koppel).items()}  # fmt: skip
-            cpu, system = cpu_after - cpu_before, system_after - system_before
-            if spy is not None:
-                spy.send_signal(signal.SIGINT)
-                spy.wait(60)
-            done = per_worker * workers
-            requests_after = _requests_by_route(info["koppel"])
-            per_login = {  # /metrics is per process: counted only when koppel runs as one
-                route: round((n - requests_before.get(route, 0)) / done, 2)
-                for route, n in sorted(requests_after.items())
-                if n - requests_before.get(route, 0) >= done / 10 and koppel_workers == 1
-            }
-            ordered = sorted(callback_times)
-            return {
-                "logins": done,
-                "workers": workers,
-                "koppel_workers": koppel_workers,
-                "host_app_ca": "demo CA file" if host_small_ca else "certifi bundle",
-                "seconds": round(elapsed, 2),
-                "logins_per_second": round(done / elapsed, 1),
-                "koppel_cpu_ms_per_login": round(cpu * 1000 / done, 2),
-                "koppel_cpu_ms_per_login_system": round(system * 1000 / done, 2),
-                "callback_p50_ms": round(statistics.median(ordered) * 1000, 1),
-                "callback_p99_ms": round(ordered[int(len(ordered) * 0.99) - 1] * 1000, 1),
-                "cpus": psutil.cpu_count(),
-                "koppel_requests_per_login": per_login,
-                "cpu_ms_per_login_elsewhere": others,
-            }
+            tls = ssl.create_default_context(cafile=str(Path(tmp) / "tls" / "ca.pem"))
+            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                result = runner.run(_drive(stack, info, tls, logins // workers, workers, profile))
+            return {"koppel_workers": koppel_workers, **result}
         finally:
             stack.close()
+
+
+async def _drive(
+    stack: DemoStack, info: dict[str, Any], tls: ssl.SSLContext, per_browser: int, workers: int, profile: Path | None
+) -> dict[str, Any]:
+    """``workers`` browsers, each its own cookie jar and kept-alive connections, log in ``per_browser`` times."""
+    koppel = psutil.Process(stack.koppel_pid)
+    callback_times: list[float] = []
+    jars = [aiohttp.CookieJar(unsafe=True) for _ in range(workers)]  # unsafe: cookies for 127.0.0.1 too
+    browsers = [aiohttp.ClientSession(cookie_jar=jar, connector=aiohttp.TCPConnector(ssl=tls)) for jar in jars]
+
+    async def browse(browser: aiohttp.ClientSession, times: int, into: list[float]) -> None:
+        for _ in range(times):
+            await login(browser, info["host_app"], info["sign_in_as"], info["password"], into)
+
+    try:
+        # warm-up: one login each (password, keys, discovery caches)
+        await asyncio.gather(*(browse(b, 1, []) for b in browsers))
+        spy = _py_spy(stack.koppel_pid, profile) if profile else None
+        requests_before = _requests_by_route(info["koppel"])
+        others_before = _cpu_by_process(koppel)
+        cpu_before, system_before = _cpu_seconds(koppel)
+        started = time.perf_counter()
+        await asyncio.gather(*(browse(b, per_browser, callback_times) for b in browsers))
+        elapsed = time.perf_counter() - started
+        cpu_after, system_after = _cpu_seconds(koppel)
+        done = per_browser * workers
+        others = {
+            k: round((v - others_before.get(k, 0.0)) * 1000 / done, 2) for k, v in _cpu_by_process(koppel).items()
+        }
+    finally:
+        await asyncio.gather(*(b.close() for b in browsers))
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(60)
+    requests_after = _requests_by_route(info["koppel"])
+    per_login = {  # /metrics is per process: counted only when koppel runs as one
+        route: round((n - requests_before.get(route, 0)) / done, 2)
+        for route, n in sorted(requests_after.items())
+        if n - requests_before.get(route, 0) >= done / 10 and not koppel.children()
+    }
+    ordered = sorted(callback_times)
+    cpu, system = cpu_after - cpu_before, system_after - system_before
+    return {
+        "logins": done,
+        "workers": workers,
+        "seconds": round(elapsed, 2),
+        "logins_per_second": round(done / elapsed, 1),
+        "koppel_cpu_ms_per_login": round(cpu * 1000 / done, 2),
+        "koppel_cpu_ms_per_login_system": round(system * 1000 / done, 2),
+        "callback_p50_ms": round(statistics.median(ordered) * 1000, 1),
+        "callback_p99_ms": round(ordered[int(len(ordered) * 0.99) - 1] * 1000, 1),
+        "cpus": psutil.cpu_count(),
+        "load_average_1min": round(psutil.getloadavg()[0], 2),
+        "koppel_requests_per_login": per_login,
+        "cpu_ms_per_login_elsewhere": others,
+    }
 
 
 def _requests_by_route(koppel_url: str) -> dict[str, float]:
@@ -196,13 +205,8 @@ def main() -> None:
         "--profile", type=Path, help="py-spy koppel into this file (.svg, .json speedscope, else collapsed)"
     )
     parser.add_argument("--koppel-workers", type=int, default=1, help="uvicorn worker processes for koppel")
-    parser.add_argument(
-        "--host-certifi",
-        action="store_true",
-        help="host app loads certifi's CA bundle per token request (default of its client)",
-    )
     args = parser.parse_args()
-    result = run(args.logins, args.workers, args.profile, args.koppel_workers, not args.host_certifi)
+    result = run(args.logins, args.workers, args.profile, args.koppel_workers)
     print(json.dumps(result, indent=2))
 
 
