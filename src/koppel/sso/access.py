@@ -9,12 +9,14 @@ which goes through ``directory.service.apply_changes``, the directory's only wri
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Row, bindparam, func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
+from koppel.db.direct import Direct
 from koppel.directory import service as directory_service
 from koppel.directory.changes import ChangeSet, UserRecord
 from koppel.directory.models import DirectoryUser
@@ -87,26 +89,21 @@ def resolve_user(
         return _create_jit(session, org, config, enrich(identity) if enrich else identity, now)
 
 
-_USER_BY_EXTERNAL_ID = (  # built once (the login path); the user synced by this connection first
+_USER_BY_EXTERNAL_ID = Direct(  # built once (the login path); the user synced by this connection first
     select(DirectoryUser.id, DirectoryUser.status)
     .where(DirectoryUser.org_id == bindparam("org_id"), DirectoryUser.external_id == bindparam("external_id"))
     .order_by((DirectoryUser.connection_id == bindparam("connection_id")).desc())
+    .limit(1)
 )
 
 
 def _find_user(
     session: Session, org_id: str, config: UpstreamConfig, identity: UpstreamIdentity
-) -> Row[str, str] | None:
+) -> Sequence[Any] | None:
     """(id, status) of the user; columns, not the entity, as the login needs no more."""
     # The source's immutable id first (Entra oid = Graph id, DESIGN.md "Directory").
-    by_id = (
-        session.connection()
-        .execute(
-            _USER_BY_EXTERNAL_ID,
-            {"org_id": org_id, "external_id": identity.subject, "connection_id": config.connection_id},
-        )
-        .first()
-    )
+    params = {"org_id": org_id, "external_id": identity.subject, "connection_id": config.connection_id}
+    by_id = next(iter(_USER_BY_EXTERNAL_ID.rows(session.connection(), params)), None)
     if by_id is not None or config.is_entra or not identity.email_verified or not identity.email:
         return by_id
     # Generic IdPs have their own subject ids: a verified address matches a synced user.

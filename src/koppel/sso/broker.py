@@ -12,9 +12,10 @@ from datetime import datetime
 from typing import Any
 
 from authlib.oauth2.rfc6749.errors import OAuth2Error
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
+from koppel.db.direct import Direct
 from koppel.errors import KoppelError, NotFound, UpstreamError
 from koppel.organizations.models import Connection, Organization, OrganizationDomain
 from koppel.security.crypto import SecretBox
@@ -33,13 +34,19 @@ from koppel.sso.upstream.fetcher import UpstreamFetcher
 SSO_KINDS = ("entra", "oidc")
 
 
-_ORG_BY_SLUG = select(*COLUMNS).where(Organization.slug == bindparam("slug"))  # built once (login path)
+# Built once, on the driver's cursor (the login path).
+_ORG_BY_SLUG = Direct(select(*COLUMNS).where(Organization.slug == bindparam("slug")))
+_CONNECTIONS = Direct(  # what picking one needs; its settings for a login are cached (``SsoCache.upstream``)
+    select(Connection.id, Connection.status, Connection.settings, Connection.updated_at)
+    .where(Connection.org_id == bindparam("org_id"), or_(*(Connection.kind == kind for kind in SSO_KINDS)))
+    .order_by(Connection.created_at, Connection.id)
+)
 
 
 def find_org(*, session: Session, slug: str | None = None, email: str | None = None) -> OrgRef | None:
     if slug:
-        row = session.connection().execute(_ORG_BY_SLUG, {"slug": slug.strip().lower()}).first()
-        return org_ref(row) if row else None
+        rows = _ORG_BY_SLUG.rows(session.connection(), {"slug": slug.strip().lower()})
+        return org_ref(rows[0]) if rows else None
     domain = email.rsplit("@", 1)[1].strip().lower() if email and "@" in email else None
     if not domain:
         return None
@@ -51,19 +58,13 @@ def find_org(*, session: Session, slug: str | None = None, email: str | None = N
     return org_ref(row) if row else None
 
 
-_CONNECTIONS = (  # built once (login path)
-    select(Connection)
-    .where(Connection.org_id == bindparam("org_id"), Connection.kind.in_(SSO_KINDS))
-    .order_by(Connection.created_at, Connection.id)
-)
-
-
-def pick_connection(*, session: Session, org: OrgRef) -> Connection:
-    """The organization's sign-in connection: an explicit ``settings.sso_connection_id``, else the first."""
+def pick_connection(*, session: Session, org: OrgRef) -> tuple[str, datetime]:
+    """(id, updated_at) of the organization's sign-in connection: an explicit
+    ``settings.sso_connection_id``, else the first."""
     preferred = (org.settings or {}).get("sso_connection_id")
-    rows = session.scalars(_CONNECTIONS, {"org_id": org.id}).all()
-    usable = [c for c in rows if c.status != "paused" and (c.settings or {}).get("sso", True)]
-    chosen = next((c for c in usable if c.id == preferred), usable[0] if usable else None)
+    rows = _CONNECTIONS.rows(session.connection(), {"org_id": org.id})
+    usable = [(c_id, updated) for c_id, status, s, updated in rows if status != "paused" and (s or {}).get("sso", True)]
+    chosen = next((c for c in usable if c[0] == preferred), usable[0] if usable else None)
     if chosen is None:
         raise NotFound(f"{org.name} has no sign-in connection yet; its IT admin adds one in koppel")
     return chosen
@@ -79,17 +80,19 @@ def begin(
     request: dict[str, Any],
     login_hint: str | None,
     now: datetime,
-    cache: SsoCache | None = None,
+    cache: SsoCache,
 ) -> tuple[str, str]:
     """Start the upstream leg; returns (IdP URL, state)."""
-    connection = pick_connection(session=session, org=org)
-    config = upstream_config(connection, settings=settings, secret_box=secret_box)
-    if cache is not None:
-        cache.remember_upstream(connection.id, config)
+    connection_id, updated_at = pick_connection(session=session, org=org)
+
+    def load() -> UpstreamConfig:
+        connection = session.get_one(Connection, connection_id)
+        return upstream_config(connection, settings=settings, secret_box=secret_box)
+
     return login.start_login(
         session=session,
         fetcher=fetcher,
-        config=config,
+        config=cache.upstream(connection_id, load, version=updated_at),  # read again once the row changed
         base_url=settings.base_url,
         request=request,
         login_hint=login_hint,

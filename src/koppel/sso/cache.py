@@ -1,9 +1,10 @@
-"""Per-process cache of what every login reads and rarely changes: host-app clients and the signing key.
+"""Per-process cache of what every login reads and rarely changes: host-app clients, the signing key,
+and a connection's login settings.
 
 One cache per app (``app.state``), so test apps never share it. Entries live ``TTL`` seconds: a
-change made by another process (``koppel client ...``, ``koppel sso rotate-signing-key``) is seen
-within that time; this process's own changes drop the entry at once. A retired key stays in the
-JWKS (``keys.SERVED_RETIRED_KEYS``), so tokens signed with it during the TTL still verify.
+change (``koppel client ...``, ``koppel sso rotate-signing-key``) is seen within that time, a new
+client at once (unknown ids are not cached). A retired key stays in the JWKS
+(``keys.SERVED_RETIRED_KEYS``), so tokens signed with it during the TTL still verify.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from koppel.sso.models import SsoClient
 T = TypeVar("T")
 CLIENT_TTL_SECONDS = 30.0
 KEY_TTL_SECONDS = 60.0
-# A connection's login settings (endpoints, decrypted credentials) as the last authorization
-# request in this process read them; the callback of that login uses them without a read.
+# A connection's login settings (endpoints, decrypted credentials): the authorization request
+# checks the row's version (``updated_at``) each time; the callback of that login uses them as they are.
 UPSTREAM_TTL_SECONDS = 30.0
 
 
@@ -30,6 +31,7 @@ UPSTREAM_TTL_SECONDS = 30.0
 class _Entry:
     value: Any
     expires: float
+    version: object = None
 
 
 @dataclass
@@ -55,29 +57,22 @@ class SsoCache:
         assert key is not None  # load() always returns a key (it creates one on first use)
         return key
 
-    def upstream(self, connection_id: str, load: Callable[[], T]) -> T:
-        value = self._get(f"upstream:{connection_id}", self.upstream_ttl, load)
+    def upstream(self, connection_id: str, load: Callable[[], T], version: object = None) -> T:
+        """Given the row's ``version``, an entry of another version is loaded again at once."""
+        value = self._get(f"upstream:{connection_id}", self.upstream_ttl, load, version)
         assert value is not None
         return value
 
-    def remember_upstream(self, connection_id: str, value: object) -> None:
-        with self._lock:
-            self._entries[f"upstream:{connection_id}"] = _Entry(value, self.clock() + self.upstream_ttl)
-
-    def invalidate(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-    def _get(self, key: str, ttl: float, load: Callable[[], T | None]) -> T | None:
+    def _get(self, key: str, ttl: float, load: Callable[[], T | None], version: object = None) -> T | None:
         entry = self._entries.get(key)
         now = self.clock()
-        if entry is not None and entry.expires > now:
+        if entry is not None and entry.expires > now and (version is None or entry.version == version):
             value: T = entry.value
             return value
         loaded = load()
         if loaded is not None:
             with self._lock:
-                self._entries[key] = _Entry(loaded, now + ttl)
+                self._entries[key] = _Entry(loaded, now + ttl, version)
         return loaded
 
 

@@ -8,14 +8,16 @@ instead of one per dependency. The transaction is committed before the response 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from fastapi import Request
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from koppel.security.crypto import SecretBox
@@ -34,11 +36,12 @@ class SsoRuntime:
     clock: Callable[[], datetime]
     fetcher: UpstreamFetcher
     cache: SsoCache
+    writers: AbstractContextManager[Any]
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One unit of work: commit on success, roll back on any error."""
-        with self.session_factory() as session, session.begin():
+        with self.writers, self.session_factory() as session, session.begin():
             yield session
 
     def provider(self, session: Session, now: datetime) -> ProviderContext:
@@ -54,7 +57,20 @@ def sso_runtime(request: Request) -> SsoRuntime:
     cache: SsoCache | None = getattr(state, "sso_cache", None)
     if cache is None:
         cache = state.sso_cache = SsoCache()
-    return SsoRuntime(state.settings, state.session_factory, state.secret_box, state.clock, get_fetcher(request), cache)
+    writers = getattr(state, "sso_writers", None)
+    if writers is None:
+        writers = state.sso_writers = _writers(state.engine)
+    return SsoRuntime(
+        state.settings, state.session_factory, state.secret_box, state.clock, get_fetcher(request), cache, writers
+    )
+
+
+def _writers(engine: Engine) -> AbstractContextManager[Any]:
+    """SQLite: the login transactions of this process take turns on a lock. Every koppel
+    transaction on SQLite is a writer (BEGIN IMMEDIATE); a writer that finds the database locked
+    waits in SQLite's busy handler, which sleeps 1 to 100 ms between tries, while a thread
+    waiting on this lock runs as soon as it is free (callback p99, bench/sso/README.md)."""
+    return threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
 
 
 # The login endpoints' own threads: asyncio's executor hand-off costs less than anyio's (no capacity

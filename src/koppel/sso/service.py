@@ -15,6 +15,7 @@ from sqlalchemy import CompoundSelect, bindparam, literal, null, select, union_a
 from sqlalchemy.orm import Session
 
 from koppel.db.base import new_id
+from koppel.db.direct import Direct
 from koppel.directory.models import DirectoryGroup, DirectoryUser, Membership
 from koppel.events.log import NewEvent, append
 from koppel.organizations.models import Organization
@@ -73,8 +74,9 @@ def complete_login(
     return sso_session
 
 
-# The login's reads are built once: a prebuilt statement skips construction and cache-key work.
-_ORG_AND_MAPPINGS = (
+# The login's reads are built once: a prebuilt statement skips construction and cache-key work
+# (and runs on the driver's cursor where it has no IN list).
+_ORG_AND_MAPPINGS = Direct(
     select(*COLUMNS, RoleMapping.group_key, RoleMapping.role)
     .outerjoin(RoleMapping, RoleMapping.org_id == Organization.id)
     .where(Organization.id == bindparam("org_id"))
@@ -94,7 +96,7 @@ _GROUPS_AND_SEEN: CompoundSelect[Any] = union_all(
 
 def _org_and_mappings(session: Session, org_id: str) -> tuple[OrgRef, list[tuple[str, str]]]:
     """The organization and its role mappings (group → role), in one round trip."""
-    rows = session.connection().execute(_ORG_AND_MAPPINGS, {"org_id": org_id}).all()
+    rows = _ORG_AND_MAPPINGS.rows(session.connection(), {"org_id": org_id})
     if not rows:
         raise LoginFailed("organization", "the organization of this sign-in connection no longer exists")
     n = len(COLUMNS)

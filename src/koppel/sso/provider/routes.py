@@ -6,11 +6,11 @@ its validated redirect URI (RFC 6749 §4.1.2.1); all others are an HTML page, ne
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-from urllib.parse import urlencode
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from authlib.oauth2.rfc6749.errors import OAuth2Error
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from koppel.api.deps import NowDep, SecretBoxDep, SessionDep, SettingsDep
@@ -27,10 +27,11 @@ STATE_COOKIE = "koppel_sso_state"  # binds the upstream state to this browser
 
 
 async def form_data(request: Request) -> dict[str, str]:
+    """The token request's form (RFC 6749 §4.1.3: urlencoded). The standard library parses it in
+    a fraction of the time of Starlette's general form parser; anything else still goes there."""
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        return dict(parse_qsl((await request.body()).decode("latin-1"), keep_blank_values=True))
     return {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-
-
-FormDep = Annotated[dict[str, str], Depends(form_data)]
 
 
 @router.get("/.well-known/openid-configuration", include_in_schema=False)

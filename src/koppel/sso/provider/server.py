@@ -20,6 +20,7 @@ from authlib.oidc.core import OpenIDCode
 from joserfc import jwt
 from sqlalchemy import bindparam, select, update
 
+from koppel.db.direct import Direct
 from koppel.directory.models import DirectoryUser
 from koppel.organizations.models import Organization
 from koppel.security.tokens import hash_token
@@ -35,7 +36,7 @@ from koppel.sso.provider.context import (
     ProviderContext,
 )
 from koppel.sso.provider.models import ClientAdapter, CodeAdapter, RefreshAdapter
-from koppel.sso.rows import insert_now
+from koppel.sso.rows import columns, insert_now, transient
 
 Response = tuple[int, Any, list[tuple[str, str]]]
 
@@ -124,20 +125,19 @@ class ProviderServer(AuthorizationServer):  # type: ignore[misc]
         return jwt.encode({"alg": keys.ALGORITHM, "kid": kid, "typ": "at+jwt"}, claims, key)
 
 
-# Built once (every login redeems a code): the code with its session and the claims' columns, and
-# its conditional use.
-_CODE_WITH_SUBJECT = (
-    select(AuthorizationCode, SsoSession, *SUBJECT_COLUMNS)
+# Built once, on the driver's cursor (every login redeems a code): the code with its session and
+# the claims' columns, and its conditional use.
+_CODE_WITH_SUBJECT = Direct(
+    select(*columns(AuthorizationCode), *columns(SsoSession), *SUBJECT_COLUMNS)
     .join(SsoSession, SsoSession.id == AuthorizationCode.session_id)
     .join(DirectoryUser, DirectoryUser.id == SsoSession.user_id)
     .join(Organization, Organization.id == SsoSession.org_id)
     .where(AuthorizationCode.code_hash == bindparam("code_hash"))
 )
-_USE_CODE = (
-    update(AuthorizationCode)
+_USE_CODE = Direct(
+    update(AuthorizationCode.__table__)  # type: ignore[arg-type]
     .where(AuthorizationCode.code_hash == bindparam("b_code_hash"), AuthorizationCode.used_at.is_(None))
     .values(used_at=bindparam("b_now"))
-    .execution_options(synchronize_session=False)
 )
 
 
@@ -169,11 +169,12 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
     def query_authorization_code(self, code: str, client: ClientAdapter) -> CodeAdapter | None:
         # One round trip: the code with its session, and the user's and organization's columns
         # that the active-user check and the ID token's claims need (kept on the context).
-        found = self.ctx.session.execute(_CODE_WITH_SUBJECT, {"code_hash": hash_token(code)}).first()
-        if found is None:
+        rows = _CODE_WITH_SUBJECT.rows(self.ctx.session.connection(), {"code_hash": hash_token(code)})
+        if not rows:
             return None
-        row, sso_session = found[0], found[1]
-        self.ctx.subject = subject_from(found)
+        row = transient(AuthorizationCode, rows[0])
+        sso_session = transient(SsoSession, rows[0], len(columns(AuthorizationCode)))
+        self.ctx.subject = subject_from(rows[0])
         if row.client_id != client.get_client_id() or row.expires_at <= self.ctx.now:
             return None
         if row.used_at is not None:
@@ -184,10 +185,10 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
 
     def delete_authorization_code(self, authorization_code: CodeAdapter) -> None:
         # Conditional, so two concurrent redemptions of one code cannot both succeed.
-        used = self.ctx.session.execute(
-            _USE_CODE, {"b_code_hash": authorization_code.row.code_hash, "b_now": self.ctx.now}
+        used = _USE_CODE.run(
+            self.ctx.session.connection(), {"b_code_hash": authorization_code.row.code_hash, "b_now": self.ctx.now}
         )
-        if getattr(used, "rowcount", 0) != 1:
+        if used != 1:
             revoke_session_tokens(self.ctx, authorization_code.row.session_id)
             raise InvalidGrantError(description="the authorization code was already used")
 

@@ -17,6 +17,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
+from koppel.db.direct import Direct
 from koppel.errors import KoppelError
 from koppel.security.tokens import hash_token
 from koppel.sso.errors import LoginFailed
@@ -25,7 +26,7 @@ from koppel.sso.protocol.claims import UpstreamIdentity, identity_from_claims
 from koppel.sso.protocol.entra import tenant_from_issuer
 from koppel.sso.protocol.errors import TokenValidationError
 from koppel.sso.protocol.idtoken import Expectations, UnknownSigningKey, validate_token
-from koppel.sso.rows import insert_now
+from koppel.sso.rows import columns, insert_now, transient
 from koppel.sso.upstream.config import UpstreamConfig
 from koppel.sso.upstream.fetcher import UpstreamFetcher
 
@@ -86,8 +87,8 @@ def start_login(
     return add_params_to_uri(metadata.authorization_endpoint, params), state
 
 
-_TAKE = (  # built once: the callback's single-use consumption of the state
-    update(LoginTransaction)
+_TAKE = Direct(  # built once: the callback's single-use consumption of the state
+    update(LoginTransaction.__table__)  # type: ignore[arg-type]
     .where(
         LoginTransaction.state_hash == bindparam("b_state_hash"),
         LoginTransaction.connection_id == bindparam("b_connection_id"),
@@ -95,17 +96,17 @@ _TAKE = (  # built once: the callback's single-use consumption of the state
         LoginTransaction.expires_at > bindparam("b_now"),
     )
     .values(used_at=bindparam("b_now"))
-    .returning(LoginTransaction)
-    .execution_options(synchronize_session=False)
+    .returning(*columns(LoginTransaction))
 )
 
 
 def take_transaction(*, session: Session, state: str, connection_id: str, now: datetime) -> LoginTransaction:
     """The transaction for ``state``, marked used in one conditional UPDATE; anything else is a failed login."""
     state_hash = hash_token(state) if state else ""
-    tx = session.scalars(_TAKE, {"b_state_hash": state_hash, "b_connection_id": connection_id, "b_now": now}).first()
-    if tx is not None:
-        return tx
+    params = {"b_state_hash": state_hash, "b_connection_id": connection_id, "b_now": now}
+    taken = _TAKE.rows(session.connection(), params)
+    if taken:
+        return transient(LoginTransaction, taken[0])
     found = session.get(LoginTransaction, state_hash) if state else None  # why not: read only on failure
     if found is None:
         raise LoginFailed("state", "this sign-in link is unknown or was already used; start again from the app")
