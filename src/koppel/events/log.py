@@ -14,11 +14,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, bindparam, func, insert, select, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from koppel.db.base import UTCDateTime
 from koppel.db.direct import Direct
-from koppel.db.engine import json_text
 from koppel.events.models import Event
 
 EVENT_LOG_LOCK_KEY = 0x6B6F7070656C  # "koppel"
@@ -35,18 +35,24 @@ _LOCK_AND_INSERT_ONE = Direct(
     )
 )
 # PostgreSQL, several events (a member batch, a sync page): lock and insert in one statement, the
-# rows as arrays. Its text is the same for any count, so psycopg caches it and PostgreSQL prepares
-# it (a multi-row VALUES list of more than 50 parameters is re-parsed by psycopg on every call).
-# ORDER BY n: ids are drawn in the order of the events, after the lock.
+# rows as one JSON array. Its text is the same for any count, so psycopg caches it and PostgreSQL
+# prepares it (a multi-row VALUES list of more than 50 parameters is re-parsed by psycopg on every
+# call), and one JSON string is far cheaper for psycopg to send than arrays. ORDER BY n: ids are
+# drawn in the order of the events, after the lock.
 _LOCK_AND_INSERT_MANY = Direct(
     text(
         "INSERT INTO events (org_id, type, subject_id, data, occurred_at) "
         "SELECT e.org_id, e.type, e.subject_id, e.data, :at "
         "FROM (SELECT pg_advisory_xact_lock(:key)) AS l, "
-        "unnest(CAST(:org_ids AS varchar[]), CAST(:types AS varchar[]), CAST(:subject_ids AS varchar[]), "
-        "CAST(:data AS jsonb[])) WITH ORDINALITY AS e(org_id, type, subject_id, data, n) "
+        "ROWS FROM (jsonb_to_recordset(CAST(:rows AS jsonb)) "
+        "AS (org_id varchar, type varchar, subject_id varchar, data jsonb)) "
+        "WITH ORDINALITY AS e(org_id, type, subject_id, data, n) "
         "ORDER BY e.n"
-    ).bindparams(bindparam("key", EVENT_LOG_LOCK_KEY, type_=BigInteger), bindparam("at", type_=UTCDateTime()))
+    ).bindparams(
+        bindparam("key", EVENT_LOG_LOCK_KEY, type_=BigInteger),
+        bindparam("at", type_=UTCDateTime()),
+        bindparam("rows", type_=JSONB()),
+    )
 )
 
 
@@ -73,11 +79,6 @@ def append(session: Session, events: Iterable[NewEvent], *, now: datetime) -> in
     elif len(rows) == 1:
         _LOCK_AND_INSERT_ONE.run(conn, rows[0])
     else:
-        columns = {
-            "org_ids": [r["org_id"] for r in rows],
-            "types": [r["type"] for r in rows],
-            "subject_ids": [r["subject_id"] for r in rows],
-            "data": [json_text(r["data"]) for r in rows],
-        }
-        _LOCK_AND_INSERT_MANY.run(conn, {**columns, "at": now})
+        columns = [{k: r[k] for k in ("org_id", "type", "subject_id", "data")} for r in rows]
+        _LOCK_AND_INSERT_MANY.run(conn, {"rows": columns, "at": now})
     return len(rows)
