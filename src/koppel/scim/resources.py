@@ -49,22 +49,20 @@ _G = DirectoryGroup.__table__.c
 # The hot statements, compiled once and run on the driver's cursor (koppel.db.direct).
 _USER_ROW = (_U.external_id, _U.attributes, _U.created_at, _U.updated_at)
 _USER_BY_ID = Direct(select(*_USER_ROW).where(_U.connection_id == bindparam("conn"), _U.external_id == bindparam("id")))
-# The case-insensitive name lookups are never PostgreSQL prepared statements: a prepared statement
-# switches to a generic plan, and on a table never analyzed yet (the first minutes of an initial
-# provisioning) that plan picks the (org_id, user_name) index and filters every user of the
-# organization, so each lookup costs O(users). Planned with the values, PostgreSQL uses the *_key index.
+# userName lookups are prepared statements on PostgreSQL: the (user_name_key, org_id) index keeps
+# their generic plan right on a table not analyzed yet (koppel.directory.models).
 _USER_BY_NAME = Direct(
     select(*_USER_ROW)
     .where(_U.org_id == bindparam("org"), _U.user_name_key == func.lower(bindparam("v")))
-    .where(_U.connection_id == bindparam("conn")),
-    prepare=False,
+    .where(_U.connection_id == bindparam("conn"))
 )
 _USER_NAME_OWNERS = Direct(
     select(_U.connection_id, _U.external_id)
     .where(_U.org_id == bindparam("org"), _U.user_name_key == func.lower(bindparam("v")))
-    .limit(2),
-    prepare=False,
+    .limit(2)
 )
+# Group names are planned with their values each time (rare: once per group per provisioning run);
+# a generic plan on a table not analyzed yet may pick the (connection_id, external_id) index.
 _GROUP_ROW = (_G.id, _G.external_id, _G.attributes, _G.created_at, _G.updated_at)
 _GROUP_BY_ID = Direct(
     select(*_GROUP_ROW).where(_G.connection_id == bindparam("conn"), _G.external_id == bindparam("id"))
@@ -243,7 +241,7 @@ def query_users(*, session: Session, ctx: ScimContext, filter_text: str | None, 
             render_user(ctx, ext, _doc(attributes), created, updated) for ext, attributes, created, updated in found
         ]
         return Page(len(resources), start_index, _slice(resources, start_index, count))
-    # org_id too: lets the planner use (org_id, user_name_key) for userName lookups.
+    # org_id too: lets the planner use (user_name_key, org_id) for userName filters.
     q = select(*_USER_COLS).where(DirectoryUser.org_id == ctx.org_id, DirectoryUser.connection_id == ctx.connection_id)
     if node is not None:
         dialect = session.get_bind().dialect.name

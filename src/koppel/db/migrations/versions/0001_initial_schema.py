@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-30 23:44:58.799449
+Create Date: 2026-12-01 04:41:24.874676
 """
 
 from __future__ import annotations
@@ -328,8 +328,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("directory_users", schema=None) as batch_op:
         batch_op.create_index("ix_directory_users_org_status", ["org_id", "status"], unique=False)
-        batch_op.create_index("ix_directory_users_org_user_name", ["org_id", "user_name"], unique=False)
-        batch_op.create_index("ix_directory_users_org_user_name_key", ["org_id", "user_name_key"], unique=False)
+        batch_op.create_index("ix_directory_users_user_name_key", ["user_name_key", "org_id"], unique=False)
 
     op.create_table(
         "graph_consent_states",
@@ -610,8 +609,7 @@ def downgrade() -> None:
     op.drop_table("graph_sync_runs")
     op.drop_table("graph_consent_states")
     with op.batch_alter_table("directory_users", schema=None) as batch_op:
-        batch_op.drop_index("ix_directory_users_org_user_name_key")
-        batch_op.drop_index("ix_directory_users_org_user_name")
+        batch_op.drop_index("ix_directory_users_user_name_key")
         batch_op.drop_index("ix_directory_users_org_status")
 
     op.drop_table("directory_users")
