@@ -50,9 +50,7 @@ class DirectoryUser(Base):
     __table_args__ = (
         UniqueConstraint("connection_id", "external_id"),
         Index("ix_directory_users_org_status", "org_id", "status"),
-        # user_name_key first: PostgreSQL's generic plan for a prepared userName lookup (a table not
-        # analyzed yet, the first minutes of a provisioning) then uses this index, not one on org_id
-        # alone that would filter every user of the organization.
+        # case-insensitive userName lookups (SCIM) within an organization
         Index("ix_directory_users_user_name_key", "user_name_key", "org_id"),
     )
 

@@ -49,20 +49,23 @@ _G = DirectoryGroup.__table__.c
 # The hot statements, compiled once and run on the driver's cursor (koppel.db.direct).
 _USER_ROW = (_U.external_id, _U.attributes, _U.created_at, _U.updated_at)
 _USER_BY_ID = Direct(select(*_USER_ROW).where(_U.connection_id == bindparam("conn"), _U.external_id == bindparam("id")))
-# userName lookups are prepared statements on PostgreSQL: the (user_name_key, org_id) index keeps
-# their generic plan right on a table not analyzed yet (koppel.directory.models).
+# The case-insensitive name lookups are never PostgreSQL prepared statements: a prepared statement
+# switches to a generic plan, and one made while the table is empty or not analyzed yet (the first
+# minutes of an initial provisioning) picks an index on org_id or connection_id alone and filters
+# every user of the organization, so each lookup costs O(users) until the next ANALYZE. Planned with
+# the values (~40 µs more on the server), PostgreSQL uses the *_key index.
 _USER_BY_NAME = Direct(
     select(*_USER_ROW)
     .where(_U.org_id == bindparam("org"), _U.user_name_key == func.lower(bindparam("v")))
-    .where(_U.connection_id == bindparam("conn"))
+    .where(_U.connection_id == bindparam("conn")),
+    prepare=False,
 )
 _USER_NAME_OWNERS = Direct(
     select(_U.connection_id, _U.external_id)
     .where(_U.org_id == bindparam("org"), _U.user_name_key == func.lower(bindparam("v")))
-    .limit(2)
+    .limit(2),
+    prepare=False,
 )
-# Group names are planned with their values each time (rare: once per group per provisioning run);
-# a generic plan on a table not analyzed yet may pick the (connection_id, external_id) index.
 _GROUP_ROW = (_G.id, _G.external_id, _G.attributes, _G.created_at, _G.updated_at)
 _GROUP_BY_ID = Direct(
     select(*_GROUP_ROW).where(_G.connection_id == bindparam("conn"), _G.external_id == bindparam("id"))
