@@ -14,7 +14,6 @@ of PostgreSQL (postmaster and backends; PG_PID is the postmaster). What koppel a
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 import threading
@@ -23,7 +22,6 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psutil
 import psycopg
 from psycopg.types.json import Jsonb
 
@@ -31,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 os.environ.setdefault("KOPPEL_SECRET_KEY", "bench-secret-key-not-for-production-0123456789")
 
 import setup_koppel
+from inproc import cpu_of
 
 LOOKUP = (
     "SELECT external_id, attributes, created_at, updated_at FROM directory_users "
@@ -57,15 +56,6 @@ WRITE_LOG = (
     "INSERT INTO scim_log (org_id, at, method, operation, resource_type, resource_id, status) "
     "VALUES (%s, %s, 'POST', 'create User', 'User', %s, 201)"
 )
-
-
-def cpu_of(pid: int) -> float:
-    proc = psutil.Process(pid)
-    total = sum(proc.cpu_times()[:2])
-    for child in proc.children(recursive=True):
-        with contextlib.suppress(psutil.Error):  # a backend that just ended
-            total += sum(child.cpu_times()[:2])
-    return total
 
 
 def provision(conn: psycopg.Connection[tuple[str, ...]], org: str, conn_id: str, users: range) -> None:
