@@ -80,6 +80,11 @@ _GROUP_NAME_OWNERS = Direct(
     ),
     prepare=False,
 )
+_MEMBERS = select(Membership.group_id, DirectoryUser.external_id, DirectoryUser.display_name).join(
+    DirectoryUser, DirectoryUser.id == Membership.user_id
+)
+_MEMBER_ORDER = (Membership.created_at, DirectoryUser.external_id)
+_MEMBERS_OF_ONE = Direct(_MEMBERS.where(Membership.group_id == bindparam("group")).order_by(*_MEMBER_ORDER))
 _CONNECTION_LOCK = Direct(text("SELECT pg_advisory_xact_lock(7, :key)"))
 
 
@@ -344,12 +349,10 @@ def _members_of(session: Session, ctx: ScimContext, group_ids: list[str]) -> dic
     out: dict[str, list[dict[str, Any]]] = {g: [] for g in group_ids}
     if not group_ids:
         return out
-    rows = session.execute(
-        select(Membership.group_id, DirectoryUser.external_id, DirectoryUser.display_name)
-        .join(DirectoryUser, DirectoryUser.id == Membership.user_id)
-        .where(Membership.group_id.in_(group_ids))
-        .order_by(Membership.created_at, DirectoryUser.external_id)
-    )
+    if len(group_ids) == 1:  # GET /Groups/{id}
+        rows: Any = _MEMBERS_OF_ONE.rows(session.connection(), {"group": group_ids[0]})
+    else:
+        rows = session.execute(_MEMBERS.where(Membership.group_id.in_(group_ids)).order_by(*_MEMBER_ORDER))
     for group_id, ext_id, display in rows:
         member: dict[str, Any] = {"value": ext_id, "$ref": f"{ctx.base}/Users/{ext_id}", "type": "User"}
         if display:
