@@ -112,9 +112,9 @@ class Landing:
 def callback(*, rt: SsoRuntime, connection_id: str, params: dict[str, str], browser_state: str | None) -> Landing:
     """The IdP's answer on ``/sso/callback/{connection_id}`` → the app's redirect, or LoginFailed.
 
-    Three short transactions, none open during the call to the IdP (on SQLite a transaction holds
-    the database's write lock): consume the state; redeem the IdP's code and validate its ID
-    token; complete the login and issue the app's code. A failure is recorded as
+    Nothing is held open during the call to the IdP (on SQLite a transaction holds the database's
+    write lock): consume the state (one statement); redeem the IdP's code and validate its ID
+    token; complete the login and issue the app's code (one transaction). A failure is recorded as
     ``sso.login.failed`` with its reason; an access-policy refusal goes back to the app as
     ``access_denied``, anything else is raised for koppel's error page.
     """
@@ -123,7 +123,7 @@ def callback(*, rt: SsoRuntime, connection_id: str, params: dict[str, str], brow
     resumed: dict[str, Any] | None = None
     try:
         state = params.get("state", "")
-        with rt.transaction() as session:
+        with rt.statements() as session:  # one conditional UPDATE
 
             def load() -> UpstreamConfig:
                 connection = session.get(Connection, connection_id)

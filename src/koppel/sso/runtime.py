@@ -20,6 +20,7 @@ from fastapi import Request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from koppel.db.engine import statement_autocommit
 from koppel.security.crypto import SecretBox
 from koppel.settings import Settings
 from koppel.sso.cache import SsoCache
@@ -42,6 +43,14 @@ class SsoRuntime:
     def transaction(self) -> Iterator[Session]:
         """One unit of work: commit on success, roll back on any error."""
         with self.writers, self.session_factory() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def statements(self) -> Iterator[Session]:
+        """Work whose statements may each commit on their own (one write at most, reads around
+        it): no BEGIN and COMMIT, and on SQLite no write lock held while reading."""
+        with self.writers, self.session_factory() as session, session.begin():
+            statement_autocommit(session)
             yield session
 
     def provider(self, session: Session, now: datetime) -> ProviderContext:

@@ -54,7 +54,7 @@ async def authorize(request: Request) -> Response:
 def _authorize(rt: SsoRuntime, request: Request) -> Response:
     params = dict(request.query_params)
     now = rt.clock()
-    with rt.transaction() as session:
+    with rt.statements() as session:  # reads, then the login transaction's one INSERT
         try:
             redirect_uri = service.validate_authorization(
                 rt.provider(session, now), uri=str(request.url), params=params, headers=request.headers
