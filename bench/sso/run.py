@@ -136,6 +136,7 @@ async def _drive(
     try:
         # warm-up: one login each (password, keys, discovery caches)
         await asyncio.gather(*(browse(b, 1, []) for b in browsers))
+        reference_before = _reference_ms()
         spy = _py_spy(stack.koppel_pid, profile) if profile else None
         requests_before = _requests_by_route(info["koppel"])
         others_before = _cpu_by_process(koppel)
@@ -148,6 +149,7 @@ async def _drive(
         others = {
             k: round((v - others_before.get(k, 0.0)) * 1000 / done, 2) for k, v in _cpu_by_process(koppel).items()
         }
+        reference_after = _reference_ms()  # after the driver's own CPU was read
     finally:
         await asyncio.gather(*(b.close() for b in browsers))
     if spy is not None:
@@ -172,9 +174,20 @@ async def _drive(
         "callback_p99_ms": round(ordered[int(len(ordered) * 0.99) - 1] * 1000, 1),
         "cpus": psutil.cpu_count(),
         "load_average_1min": round(psutil.getloadavg()[0], 2),
+        "reference_cpu_ms": [reference_before, reference_after],
         "koppel_requests_per_login": per_login,
         "cpu_ms_per_login_elsewhere": others,
     }
+
+
+def _reference_ms() -> float:
+    """CPU ms of a fixed pure-Python loop, before and after the run: how fast the shared box was
+    (the same loop took 100 to 160 ms here as other machines' load came and went)."""
+    started = time.process_time()
+    total = 0
+    for i in range(2_000_000):
+        total += i
+    return round((time.process_time() - started) * 1000, 1)
 
 
 def _requests_by_route(koppel_url: str) -> dict[str, float]:
