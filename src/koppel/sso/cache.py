@@ -2,7 +2,7 @@
 and a connection's login settings.
 
 One cache per app (``app.state``), so test apps never share it. Entries live ``TTL`` seconds: a
-change (``koppel client ...``, ``koppel sso rotate-signing-key``) is seen within that time, a new
+change (``koppel client ...``, ``koppel client rotate-signing-key``) is seen within that time, a new
 client at once (unknown ids are not cached). A retired key stays in the JWKS
 (``keys.SERVED_RETIRED_KEYS``), so tokens signed with it during the TTL still verify.
 """
