@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import BindParameter, Connection, any_, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import BindParameter, Connection, any_, bindparam, delete, func, insert, select, text, true, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
@@ -50,15 +50,26 @@ def _in_ids(column: Any) -> Any:
 
 
 def _json_ids(column: Any) -> Any:
-    # = ANY(ARRAY(subquery)): the array is built once and the ids are looked up by index; the planner
-    # answers "IN (SELECT jsonb_array_elements_text(...))" with a scan of the whole table.
     ids = select(func.jsonb_array_elements_text(bindparam("ids", type_=JSONB()))).scalar_subquery()
     return column == any_(func.array(ids))
 
 
+def _probe_each(build: Callable[[Callable[[Any], Any]], Any]) -> Any:
+    """``SELECT … FROM jsonb_array_elements_text(:ids) AS i(v), LATERAL (<query for column = i.v> OFFSET 0)``.
+
+    One index probe per id, whatever the statistics say: on a table that grew since it was last
+    analyzed (a provisioning run), the planner takes ``connection_id = :c AND external_id = ANY(:ids)``
+    for a one-row match on connection_id and filters every row of the connection instead.
+    """
+    ids = func.jsonb_array_elements_text(bindparam("ids", type_=JSONB())).table_valued("v").render_derived(name="i")
+    probe = build(lambda column: column == ids.c.v).offset(0).lateral("x")
+    return select(*probe.c).select_from(ids).join(probe, true())
+
+
 class _ByIds:
-    """A statement over a list of ids: ``= :id`` for one (a SCIM request); for several, ``IN`` over a
-    JSON array on PostgreSQL and an expanding ``IN`` per chunk on SQLite.
+    """A statement over a list of ids: ``= :id`` for one (a SCIM request); for several, one index probe
+    per id on PostgreSQL (``_probe_each``; a DELETE takes ``= ANY(ARRAY(...))``) and an expanding ``IN``
+    per chunk on SQLite.
 
     On PostgreSQL the ids travel as one JSON parameter: the statement text stays the same for any
     count, so psycopg caches its parsed form and PostgreSQL prepares it (psycopg re-parses a
@@ -66,9 +77,9 @@ class _ByIds:
     to send than a text array, whose elements it escapes one by one in Python.
     """
 
-    def __init__(self, build: Callable[[Callable[[Any], Any]], Any]) -> None:
-        self.core, self.pg = build(_in_ids), Direct(build(_json_ids))
-        self.one = Direct(build(lambda column: column == bindparam("id")))
+    def __init__(self, build: Callable[[Callable[[Any], Any]], Any], *, delete: bool = False) -> None:
+        self.core, self.one = build(_in_ids), Direct(build(lambda column: column == bindparam("id")))
+        self.pg = Direct(build(_json_ids) if delete else _probe_each(build))
 
     def rows(self, conn: Connection, params: dict[str, Any], ids: Sequence[str]) -> Iterator[tuple[Any, ...]]:
         if not ids:
@@ -125,7 +136,8 @@ _INSERT_MEMBERSHIPS_PG = Direct(
     ).bindparams(bindparam("at", type_=UTCDateTime()), bindparam("users", type_=JSONB()))
 )
 _DELETE_MEMBERSHIPS = _ByIds(
-    lambda ids: delete(Membership.__table__).where(_M.group_id == bindparam("group"), ids(_M.user_id))  # type: ignore[arg-type]
+    lambda ids: delete(Membership.__table__).where(_M.group_id == bindparam("group"), ids(_M.user_id)),  # type: ignore[arg-type]
+    delete=True,
 )
 
 
