@@ -19,9 +19,12 @@ export KOPPEL_DATA_DIR=$DATA KOPPEL_DATABASE_URL=$URL KOPPEL_BASE_URL="http://12
   KOPPEL_SECRET_KEY=bench-secret-key-not-for-production-0123456789 KOPPEL_LOG_LEVEL=WARNING
 PIN=${PIN_CPU-1}
 exec ${PIN:+taskset -c "$PIN"} "$PY" -c "
+import gc
 import uvicorn
 from koppel.app import create_app
 from koppel.settings import load_settings
-uvicorn.run(create_app(load_settings()), host='127.0.0.1', port=$PORT, log_level='warning', access_log=False,
+app = create_app(load_settings())
+gc.freeze()  # as koppel serve does
+uvicorn.run(app, host='127.0.0.1', port=$PORT, log_level='warning', access_log=False,
             loop='uvloop', http='httptools')
 "

@@ -5,6 +5,7 @@ Each capability keeps its commands in its own ``cli.py``; they are mounted here.
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import typer
@@ -81,6 +82,9 @@ def serve(
         attach(server)  # the embedded default runs background jobs inside the server process
     if as_json:
         emit({"url": f"http://{host}:{port}", "database": settings.masked()["database_url"]}, as_json=True)
+    # The app's long-lived objects (routes, schemas, compiled statements) leave the garbage collector's
+    # view: its full collections no longer walk them (one took 136 ms mid-benchmark, 14 ms frozen).
+    gc.freeze()
     uvicorn.run(server, host=host, port=port, log_config=None, access_log=False)
 
 
