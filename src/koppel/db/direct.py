@@ -1,6 +1,6 @@
 """Hot statements run on the driver's cursor: compiled once by SQLAlchemy, executed without its per-call machinery.
 
-SQLAlchemy Core spends ~70 µs per execution on this machine (execution context, parameter and result
+SQLAlchemy Core spends 70 to 90 µs per execution on this machine (execution context, parameter and result
 objects) around a ~20 µs psycopg call (bench/scim/README.md). A SCIM request runs three to five
 statements, so that overhead was most of koppel's own cost per request. ``Direct`` keeps what
 SQLAlchemy does well — the SQL for each dialect, bind casts, and the column types' bind and result
@@ -52,6 +52,7 @@ class Direct:
         self.statement = statement
         # psycopg: None prepares after a few runs (its default); False never (planned with the values).
         self.prepare = prepare
+        # Shared by threads: a race at worst compiles a form twice (dict writes are atomic).
         self._compiled: dict[tuple[str, frozenset[str]], _Compiled] = {}
 
     def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
