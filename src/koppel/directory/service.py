@@ -82,28 +82,27 @@ class _ByIds:
         self.pg = Direct(build(_json_ids) if delete else _probe_each(build))
 
     def rows(self, conn: Connection, params: dict[str, Any], ids: Sequence[str]) -> Iterator[tuple[Any, ...]]:
-        if not ids:
-            return
-        if len(ids) == 1:
-            yield from self.one.rows(conn, {**params, "id": ids[0]})
-            return
-        if conn.dialect.name == "postgresql":
-            yield from self.pg.rows(conn, {**params, "ids": list(ids)})
-            return
-        for part in chunks(ids):
-            yield from conn.execute(self.core, {**params, "ids": part})
+        for stmt, values in self._calls(conn, params, ids):
+            yield from stmt.rows(conn, values) if isinstance(stmt, Direct) else conn.execute(stmt, values)
 
     def run(self, conn: Connection, params: dict[str, Any], ids: Sequence[str]) -> None:
-        if not ids:
-            return
+        for stmt, values in self._calls(conn, params, ids):
+            if isinstance(stmt, Direct):
+                stmt.run(conn, values)
+            else:
+                conn.execute(stmt, values)
+
+    def _calls(
+        self, conn: Connection, params: dict[str, Any], ids: Sequence[str]
+    ) -> Iterator[tuple[Any, dict[str, Any]]]:
+        """(statement, parameters) per call: a ``Direct`` one, or Core for SQLite's expanding IN chunks."""
         if len(ids) == 1:
-            self.one.run(conn, {**params, "id": ids[0]})
-            return
-        if conn.dialect.name == "postgresql":
-            self.pg.run(conn, {**params, "ids": list(ids)})
-            return
-        for part in chunks(ids):
-            conn.execute(self.core, {**params, "ids": part})
+            yield self.one, {**params, "id": ids[0]}
+        elif ids and conn.dialect.name == "postgresql":
+            yield self.pg, {**params, "ids": list(ids)}
+        else:
+            for part in chunks(ids):
+                yield self.core, {**params, "ids": part}
 
 
 def _users(ids: Callable[[Any], Any]) -> Any:
