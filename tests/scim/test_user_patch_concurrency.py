@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from fastapi import FastAPI
 
-from koppel.scim.routes import ScimRequest, handle
+from koppel.scim.handler import ScimRequest, handle
 from tests.scim.conftest import PATCH, Tenant
 
 

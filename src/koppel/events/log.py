@@ -17,7 +17,6 @@ from sqlalchemy import BigInteger, bindparam, func, insert, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
-from koppel.db.base import UTCDateTime
 from koppel.db.direct import Direct
 from koppel.events.models import Event
 
@@ -34,26 +33,23 @@ _LOCK_AND_INSERT_ONE = Direct(
         select(*(bindparam(c, type_=Event.__table__.c[c].type) for c in _COLS)).select_from(_LOCKED),
     )
 )
-# PostgreSQL, several events (a member batch, a sync page): lock and insert in one statement, the
-# rows as one JSON array. Its text is the same for any count, so psycopg caches it and PostgreSQL
-# prepares it (a multi-row VALUES list of more than 50 parameters is re-parsed by psycopg on every
-# call), and one JSON string is far cheaper for psycopg to send than arrays. ORDER BY n: ids are
-# drawn in the order of the events, after the lock.
+# PostgreSQL, several events (a member batch, a sync page, a batch of SCIM requests): lock and insert
+# in one statement, the rows as one JSON array. Its text is the same for any count, so psycopg caches
+# it and PostgreSQL prepares it (a multi-row VALUES list of more than 50 parameters is re-parsed by
+# psycopg on every call), and one JSON string is far cheaper for psycopg to send than arrays.
+# ORDER BY n: ids are drawn in the order of the events, after the lock.
 _LOCK_AND_INSERT_MANY = Direct(
     text(
         "INSERT INTO events (org_id, type, subject_id, data, occurred_at) "
-        "SELECT e.org_id, e.type, e.subject_id, e.data, :at "
+        "SELECT e.org_id, e.type, e.subject_id, e.data, e.occurred_at "
         "FROM (SELECT pg_advisory_xact_lock(:key)) AS l, "
         "ROWS FROM (jsonb_to_recordset(CAST(:rows AS jsonb)) "
-        "AS (org_id varchar, type varchar, subject_id varchar, data jsonb)) "
-        "WITH ORDINALITY AS e(org_id, type, subject_id, data, n) "
+        "AS (org_id varchar, type varchar, subject_id varchar, data jsonb, occurred_at timestamptz)) "
+        "WITH ORDINALITY AS e(org_id, type, subject_id, data, occurred_at, n) "
         "ORDER BY e.n"
-    ).bindparams(
-        bindparam("key", EVENT_LOG_LOCK_KEY, type_=BigInteger),
-        bindparam("at", type_=UTCDateTime()),
-        bindparam("rows", type_=JSONB()),
-    )
+    ).bindparams(bindparam("key", EVENT_LOG_LOCK_KEY, type_=BigInteger), bindparam("rows", type_=JSONB()))
 )
+_DEFERRED = "koppel_deferred_events"
 
 
 @dataclass(frozen=True)
@@ -65,13 +61,36 @@ class NewEvent:
 
 
 def append(session: Session, events: Iterable[NewEvent], *, now: datetime) -> int:
-    """Append events in the session's transaction; returns how many were written."""
+    """Append events in the session's transaction (or to its deferred list, see ``defer``); returns how many."""
     rows = [
         {"type": e.type, "org_id": e.org_id, "subject_id": e.subject_id, "data": e.data, "occurred_at": now}
         for e in events
     ]
-    if not rows:
-        return 0
+    deferred: list[dict[str, Any]] | None = session.info.get(_DEFERRED)
+    if deferred is not None:
+        deferred.extend(rows)
+    elif rows:
+        _write(session, rows)
+    return len(rows)
+
+
+def defer(session: Session) -> None:
+    """Collect the events of this session's transaction and write them with ``write_deferred``, in one statement.
+
+    For work that runs several changes in one transaction (``koppel.scim.handler.handle_batch``): one
+    lock and one insert instead of one per change. The events keep their order and their times.
+    """
+    session.info[_DEFERRED] = []
+
+
+def write_deferred(session: Session) -> int:
+    rows: list[dict[str, Any]] = session.info.pop(_DEFERRED, None) or []
+    if rows:
+        _write(session, rows)
+    return len(rows)
+
+
+def _write(session: Session, rows: list[dict[str, Any]]) -> None:
     session.flush()  # rows the events refer to (e.g. a new organization) first; a no-op when clean
     conn = session.connection()
     if conn.dialect.name != "postgresql":
@@ -79,6 +98,4 @@ def append(session: Session, events: Iterable[NewEvent], *, now: datetime) -> in
     elif len(rows) == 1:
         _LOCK_AND_INSERT_ONE.run(conn, rows[0])
     else:
-        columns = [{k: r[k] for k in ("org_id", "type", "subject_id", "data")} for r in rows]
-        _LOCK_AND_INSERT_MANY.run(conn, {"rows": columns, "at": now})
-    return len(rows)
+        _LOCK_AND_INSERT_MANY.run(conn, {"rows": rows})

@@ -86,6 +86,7 @@ _MEMBERS = select(Membership.group_id, DirectoryUser.external_id, DirectoryUser.
 _MEMBER_ORDER = (Membership.created_at, DirectoryUser.external_id)
 _MEMBERS_OF_ONE = Direct(_MEMBERS.where(Membership.group_id == bindparam("group")).order_by(*_MEMBER_ORDER))
 _CONNECTION_LOCK = Direct(text("SELECT pg_advisory_xact_lock(7, :key)"))
+_HELD = "koppel_scim_lock_held"
 
 
 def _eq_lookup(node: Any, attr: str) -> str | None:
@@ -136,7 +137,11 @@ def _lock(session: Session, ctx: ScimContext) -> None:
     """
     if session.get_bind().dialect.name == "postgresql":
         key = zlib.crc32(ctx.connection_id.encode()) - 2**31
+        held = (session.get_transaction(), key)
+        if session.info.get(_HELD) == held:
+            return  # taken already by an earlier request of this transaction (a batch: koppel.scim.handler)
         _CONNECTION_LOCK.rows(session.connection(), {"key": key})
+        session.info[_HELD] = held
 
 
 def _fit(value: Any, size: int) -> str | None:

@@ -2,68 +2,39 @@
 
 One catch-all route per Tenant URL dispatches on the path segments itself: that tolerates Entra's
 ``//Users`` and trailing slashes, ignores unknown query parameters (``?aadOptscim062020``), and keeps
-per-request overhead low. Every request is one transaction, and one provisioning-log insert.
+per-request overhead low. The requests themselves are handled in ``koppel.scim.handler``: those that
+arrive together share one transaction (``koppel.scim.coalesce``).
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from koppel.api.deps import ApiKeyDep, NowDep, SessionDep, SettingsDep, check_org_access
-from koppel.db.engine import statement_autocommit
-from koppel.errors import KoppelError
 from koppel.organizations.service import get_organization
-from koppel.scim import resources, service
-from koppel.scim.errors import ScimError, invalid_syntax, invalid_value, not_found
+from koppel.scim import service
+from koppel.scim.coalesce import Coalescer
+from koppel.scim.errors import ScimError
+from koppel.scim.handler import Outcome, ScimRequest, handle, handle_batch
 from koppel.scim.protocol import discovery
-from koppel.scim.protocol.project import parse_attribute_list
-from koppel.scim.protocol.schemas import GROUP_SCHEMA, LIST_RESPONSE, USER_SCHEMA
-from koppel.settings import Settings
 
-log = logging.getLogger(__name__)
 router = APIRouter()
 SCIM_JSON = "application/scim+json"
 SCIM_JSON_BYTES = SCIM_JSON.encode()
 MAX_BODY_BYTES = discovery.MAX_PAYLOAD_BYTES
-DEFAULT_COUNT = 100
 SCIM_ROUTE = "/scim/v2/{org}/{rest:path}"  # the route template, also the metrics label
 _PREFIX = "/scim/v2/"
 _METHODS = frozenset(("GET", "POST", "PUT", "PATCH", "DELETE"))
-
-
-@dataclass
-class Outcome:
-    status: int
-    body: dict[str, Any] | None
-    operation: str
-    resource_type: str | None = None
-    resource_id: str | None = None
-    detail: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ScimRequest:
-    method: str
-    org: str
-    segments: list[str]
-    params: dict[str, str]
-    bearer: str
-    body: bytes
 
 
 def _dumps(body: dict[str, Any]) -> bytes:
@@ -117,11 +88,15 @@ class ScimApp:
 
     Entra sends thousands of requests per sync; FastAPI's routing over every koppel route and its
     request/response wrapping cost as much as the SCIM work itself. This does what ``scim_endpoint``
-    does (same ``handle``), counts the request in the metrics, and passes every other path to ``app``.
+    does, with the requests that arrive together handled in one transaction (``handle_batch``), counts
+    the request in the metrics, and passes every other path to ``app``.
     """
 
     def __init__(self, app: ASGIApp, state: Any) -> None:
         self.app, self.state = app, state
+        self.batches: Coalescer[ScimRequest, Outcome] = Coalescer(
+            lambda reqs: handle_batch(state.session_factory, state.settings, state.clock, reqs)
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -168,8 +143,7 @@ class ScimApp:
             bearer=token.strip() if scheme.lower() == "bearer" else "",
             body=body,
         )
-        state = self.state
-        outcome = handle(state.session_factory, state.settings, state.clock, req)
+        outcome = await self.batches.submit(req)
         return await _send(send, outcome.status, outcome.body, outcome.headers)
 
 
@@ -204,274 +178,6 @@ async def _send(send: Send, status: int, body: dict[str, Any] | None, headers: d
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": content})
     return status
-
-
-def handle(
-    factory: sessionmaker[Session], settings: Settings, clock: Callable[[], datetime], req: ScimRequest
-) -> Outcome:
-    """One SCIM request: authenticate, dispatch, log; errors become SCIM Error bodies, never tracebacks."""
-    now = clock()
-    org_id: str | None = None
-    try:
-        with factory() as session, session.begin():
-            read = req.method == "GET" or (req.method == "POST" and req.segments[-1:] == [".search"])
-            if read:
-                statement_autocommit(session)  # a read and its log row: no BEGIN/COMMIT round trips
-            ctx = service.authenticate(
-                session=session, bearer=req.bearer, org_ref=req.org, base_url=settings.base_url, now=now
-            )
-            org_id = ctx.org_id
-            outcome = _dispatch(session, ctx, req, now)
-            entry = _log_record(req, outcome)
-            service.record(session=session, org_id=ctx.org_id, entry=entry, now=now, wait_for_disk=not read)
-        return outcome
-    except ScimError as exc:
-        failed = _failure(req, exc.status_code, exc.to_scim(), exc.scim_type, exc.detail)
-    except KoppelError as exc:
-        err = ScimError(exc.detail, status=exc.status_code)
-        failed = _failure(req, err.status_code, err.to_scim(), None, exc.detail)
-    except IntegrityError:
-        detail = "a concurrent request changed the same data; retry the request"
-        failed = _failure(
-            req, 409, ScimError(detail, status=409, scim_type="uniqueness").to_scim(), "uniqueness", detail
-        )
-    except OperationalError:
-        log.exception("SCIM request failed on the database")
-        detail = "the database is busy or unreachable; retry later"
-        failed = _failure(req, 503, ScimError(detail, status=503).to_scim(), None, detail)
-        failed.headers["Retry-After"] = "30"
-    except Exception:
-        log.exception("SCIM request failed")
-        detail = "koppel failed to handle this request; the error is in koppel's log"
-        failed = _failure(req, 500, ScimError(detail, status=500).to_scim(), None, detail)
-    _log_failure(factory, settings, req, org_id, failed, now)
-    return failed
-
-
-def _failure(req: ScimRequest, status: int, body: dict[str, Any], scim_type: str | None, detail: str) -> Outcome:
-    operation, resource_type, resource_id = _describe(req)
-    outcome = Outcome(status, body, operation, resource_type, resource_id, detail)
-    outcome.headers["x-scim-type"] = scim_type or ""
-    return outcome
-
-
-def _log_failure(
-    factory: sessionmaker[Session],
-    settings: Settings,
-    req: ScimRequest,
-    org_id: str | None,
-    out: Outcome,
-    now: datetime,
-) -> None:
-    scim_type = out.headers.pop("x-scim-type", "") or None
-    try:
-        with factory() as session, session.begin():
-            if org_id is None:
-                try:
-                    org_id = get_organization(session=session, ref=req.org).id
-                except KoppelError:
-                    return  # an organization that does not exist has no log
-            entry = _log_record(req, out)
-            entry = service.LogRecord(**{**entry.__dict__, "scim_type": scim_type, "detail": out.detail})
-            service.record(session=session, org_id=org_id, entry=entry, now=now)
-    except Exception:
-        log.exception("could not write the SCIM provisioning log")
-
-
-def _describe(req: ScimRequest) -> tuple[str, str | None, str | None]:
-    seg = req.segments
-    kind = seg[0] if seg else None
-    low = kind.lower() if kind else ""
-    rtype = {"users": "User", "groups": "Group"}.get(low)
-    if rtype is None:
-        return f"{req.method.lower()} {kind or '/'}"[:40], kind, None
-    verb = {"GET": "get" if len(seg) > 1 else "query", "POST": "create", "PUT": "replace", "PATCH": "patch"}.get(
-        req.method, "delete"
-    )
-    return f"{verb} {rtype}{'s' if verb == 'query' else ''}", rtype, seg[1] if len(seg) > 1 else None
-
-
-def _log_record(req: ScimRequest, out: Outcome) -> service.LogRecord:
-    return service.LogRecord(
-        method=req.method,
-        operation=out.operation,
-        resource_type=out.resource_type,
-        resource_id=out.resource_id,
-        status=out.status,
-        detail=out.detail,
-    )
-
-
-def _parse_json(body: bytes) -> Any:
-    if not body.strip():
-        raise invalid_syntax("the request has no body; send a JSON object")
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        pass  # orjson is stricter (e.g. NaN, integers beyond 64 bits): the standard library decides
-    try:
-        return json.loads(body)
-    except ValueError as exc:
-        raise invalid_syntax(f"the request body is not valid JSON ({exc})") from exc
-
-
-def _int_param(params: dict[str, str], name: str, default: int) -> int:
-    raw = params.get(name.lower())
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise invalid_value(f"{name} must be a whole number, not {raw!r}") from exc
-
-
-def _list_response(page: resources.Page) -> dict[str, Any]:
-    return {
-        "schemas": [LIST_RESPONSE],
-        "totalResults": page.total,
-        "Resources": page.resources,
-        "startIndex": page.start_index,
-        "itemsPerPage": len(page.resources),
-    }
-
-
-def _dispatch(session: Session, ctx: service.ScimContext, req: ScimRequest, now: datetime) -> Outcome:
-    seg, method, params = req.segments, req.method, req.params
-    kind = seg[0].lower() if seg else ""
-    projection = resources.Projection(
-        parse_attribute_list(params.get("attributes")), parse_attribute_list(params.get("excludedattributes"))
-    )
-    if kind in ("users", "groups"):
-        is_user = kind == "users"
-        rtype = "User" if is_user else "Group"
-        core = USER_SCHEMA if is_user else GROUP_SCHEMA
-        if len(seg) > 2 or (len(seg) == 2 and seg[1] == ".search" and method != "POST"):
-            raise not_found(f"no such SCIM endpoint: /{'/'.join(seg)}")
-        if len(seg) == 1 or seg[1] == ".search":
-            if method == "GET" or (len(seg) == 2 and method == "POST"):
-                return _query(session, ctx, req, is_user, projection, core)
-            if method == "POST":
-                body = _parse_json(req.body)
-                created = (resources.create_user if is_user else resources.create_group)(
-                    session=session, ctx=ctx, body=body, now=now
-                )
-                out = resources.projected(created, core, projection)
-                return Outcome(
-                    201, out, f"create {rtype}", rtype, created["id"], headers={"Location": created["meta"]["location"]}
-                )
-            raise ScimError(f"{method} is not allowed on /{seg[0]}; use GET or POST", status=405)
-        rid = seg[1]
-        if method == "GET":
-            if is_user:
-                found = resources.get_user(session=session, ctx=ctx, user_id=rid)
-            else:
-                found = resources.get_group(
-                    session=session, ctx=ctx, group_id=rid, with_members=projection.wants_members()
-                )
-            return Outcome(200, resources.projected(found, core, projection), f"get {rtype}", rtype, rid)
-        if method == "DELETE":
-            (resources.delete_user if is_user else resources.delete_group)(
-                session=session, ctx=ctx, **{"user_id" if is_user else "group_id": rid}, now=now
-            )
-            return Outcome(204, None, f"delete {rtype}", rtype, rid)
-        body = _parse_json(req.body)
-        if method == "PATCH":
-            if is_user:
-                patched = resources.patch_user(session=session, ctx=ctx, user_id=rid, body=body, now=now)
-                return Outcome(200, resources.projected(patched, core, projection), "patch User", rtype, rid)
-            resources.patch_group(session=session, ctx=ctx, group_id=rid, body=body, now=now)
-            return Outcome(204, None, "patch Group", rtype, rid)
-        if method == "PUT":
-            if is_user:
-                replaced = resources.replace_user(session=session, ctx=ctx, user_id=rid, body=body, now=now)
-            else:
-                replaced = resources.replace_group(session=session, ctx=ctx, group_id=rid, body=body, now=now)
-            return Outcome(200, resources.projected(replaced, core, projection), f"replace {rtype}", rtype, rid)
-        raise ScimError(f"{method} is not allowed on /{seg[0]}/{{id}}", status=405)
-    if kind == ".search" and method == "POST" and len(seg) == 1:
-        return _root_search(session, ctx, req)
-    if method != "GET":
-        raise ScimError(f"{method} is not allowed here; discovery endpoints are read-only", status=405)
-    return _discovery(ctx, seg)
-
-
-def _query(
-    session: Session,
-    ctx: service.ScimContext,
-    req: ScimRequest,
-    is_user: bool,
-    projection: resources.Projection,
-    core: str,
-) -> Outcome:
-    params = dict(req.params)
-    if req.method == "POST":  # /.search: the same parameters in a SearchRequest body
-        body = _parse_json(req.body)
-        if not isinstance(body, dict):
-            raise invalid_syntax("a SearchRequest body must be a JSON object")
-        for key in ("filter", "startIndex", "count"):
-            if key in body and body[key] is not None:
-                params[key.lower()] = str(body[key])
-        for key in ("attributes", "excludedAttributes"):
-            if isinstance(body.get(key), list):
-                params[key.lower()] = ",".join(body[key])
-        projection = resources.Projection(
-            parse_attribute_list(params.get("attributes")), parse_attribute_list(params.get("excludedattributes"))
-        )
-    start = max(1, _int_param(params, "startIndex", 1))
-    count = max(0, _int_param(params, "count", DEFAULT_COUNT))
-    filter_text = params.get("filter") or None
-    if is_user:
-        page = resources.query_users(session=session, ctx=ctx, filter_text=filter_text, start_index=start, count=count)
-    else:
-        page = resources.query_groups(
-            session=session,
-            ctx=ctx,
-            filter_text=filter_text,
-            start_index=start,
-            count=count,
-            with_members=projection.wants_members(),
-        )
-    if projection.attributes or projection.excluded:
-        page = resources.Page(
-            page.total, page.start_index, [resources.projected(r, core, projection) for r in page.resources]
-        )
-    rtype = "User" if is_user else "Group"
-    return Outcome(200, _list_response(page), f"query {rtype}s", rtype, None, filter_text)
-
-
-def _root_search(session: Session, ctx: service.ScimContext, req: ScimRequest) -> Outcome:
-    """POST /.search: the same SearchRequest over Users, then Groups (RFC 7644 §3.4.3)."""
-    users = _query(session, ctx, req, True, resources.Projection([], []), USER_SCHEMA)
-    groups = _query(session, ctx, req, False, resources.Projection([], []), GROUP_SCHEMA)
-    assert users.body is not None and groups.body is not None
-    found = users.body["Resources"] + groups.body["Resources"]
-    total = users.body["totalResults"] + groups.body["totalResults"]
-    page = resources.Page(total, users.body["startIndex"], found)
-    return Outcome(200, _list_response(page), "search", None, None, users.detail)
-
-
-def _discovery(ctx: service.ScimContext, seg: list[str]) -> Outcome:
-    kind = seg[0].lower() if seg else ""
-    if kind == "serviceproviderconfig" and len(seg) == 1:
-        return Outcome(200, discovery.service_provider_config(ctx.base), "get ServiceProviderConfig")
-    if kind in ("schemas", "resourcetypes"):
-        docs = (
-            discovery.schemas(ctx.base, ctx.user_def)
-            if kind == "schemas"
-            else discovery.resource_types(ctx.base, ctx.user_def)
-        )
-        name = "Schemas" if kind == "schemas" else "ResourceTypes"
-        if len(seg) == 1:
-            page = resources.Page(len(docs), 1, docs)
-            return Outcome(200, _list_response(page), f"get {name}")
-        wanted = "/".join(seg[1:]).lower()
-        for doc in docs:
-            if str(doc["id"]).lower() == wanted:
-                return Outcome(200, doc, f"get {name}")
-        raise not_found(f"no {name[:-1]} {wanted!r}; GET /{name} lists them")
-    if kind in ("me", "bulk"):
-        raise ScimError(f"/{seg[0]} is not supported by koppel", status=501)
-    raise not_found(f"no such SCIM endpoint: /{'/'.join(seg)}; use /Users, /Groups, /Schemas, /ResourceTypes")
 
 
 # -- management API --------------------------------------------------------------------------

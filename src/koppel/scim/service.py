@@ -10,11 +10,13 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, true, update
+from sqlalchemy import bindparam, delete, func, insert, select, text, true, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from koppel.db.direct import Direct
@@ -298,6 +300,20 @@ _LOG_INSERT_NO_FLUSH_WAIT = Direct(
         select(*(bindparam(c, type_=ScimLogEntry.__table__.c[c].type) for c in _LOG_COLS)).select_from(_NO_FLUSH_WAIT),
     )
 )
+# PostgreSQL, the entries of a batch of requests (koppel.scim.handler.handle_batch) in one statement,
+# as one JSON array (see koppel.events.log for why JSON rather than a multi-row VALUES list).
+_LOG_RECORDSET = (
+    "INSERT INTO scim_log (org_id, at, method, operation, resource_type, resource_id, status, scim_type, detail) "
+    "SELECT e.org_id, e.at, e.method, e.operation, e.resource_type, e.resource_id, e.status, e.scim_type, e.detail "
+    "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS e(org_id varchar, at timestamptz, method varchar, "
+    "operation varchar, resource_type varchar, resource_id varchar, status integer, scim_type varchar, detail text)"
+)
+_LOG_INSERT_MANY = Direct(text(_LOG_RECORDSET).bindparams(bindparam("rows", type_=JSONB())))
+_LOG_INSERT_MANY_NO_FLUSH_WAIT = Direct(
+    text(_LOG_RECORDSET + " CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS c").bindparams(
+        bindparam("rows", type_=JSONB())
+    )
+)
 _log_lock = threading.Lock()
 
 
@@ -319,28 +335,45 @@ def record(*, session: Session, org_id: str, entry: LogRecord, now: datetime, wa
     PostgreSQL that one commit does not wait for the WAL flush (``synchronous_commit`` off for that
     transaction only). A crash within the next ~0.6 s can lose such entries; never a directory change.
     """
+    record_many(session=session, entries=[(org_id, entry, now)], wait_for_disk=wait_for_disk)
+
+
+def record_many(
+    *, session: Session, entries: Sequence[tuple[str, LogRecord, datetime]], wait_for_disk: bool = True
+) -> None:
+    """``record`` for several entries (org_id, entry, time): on PostgreSQL one statement for all of them."""
     global _log_counter
     conn = session.connection()
+    rows = [_log_row(org_id, entry, at) for org_id, entry, at in entries]
     async_ok = not wait_for_disk and conn.dialect.name == "postgresql"
-    (_LOG_INSERT_NO_FLUSH_WAIT if async_ok else _LOG_INSERT).run(
-        conn,
-        {
-            "org_id": org_id,
-            "at": now,
-            "method": entry.method,
-            "operation": entry.operation,
-            "resource_type": entry.resource_type,
-            "resource_id": entry.resource_id,
-            "status": entry.status,
-            "scim_type": entry.scim_type,
-            "detail": entry.detail[:2000] if entry.detail else None,
-        },
-    )
+    if len(rows) == 1:
+        (_LOG_INSERT_NO_FLUSH_WAIT if async_ok else _LOG_INSERT).run(conn, rows[0])
+    elif conn.dialect.name == "postgresql":
+        (_LOG_INSERT_MANY_NO_FLUSH_WAIT if async_ok else _LOG_INSERT_MANY).run(conn, {"rows": rows})
+    elif rows:
+        _LOG_INSERT.many(conn, rows)
+    due: set[str] = set()
     with _log_lock:
-        _log_counter += 1
-        due = _log_counter % PRUNE_EVERY == 0
-    if due:
-        prune_log(session=session, org_id=org_id, now=now)
+        for org_id, _, _ in entries:
+            _log_counter += 1
+            if _log_counter % PRUNE_EVERY == 0:
+                due.add(org_id)
+    for org_id in due:
+        prune_log(session=session, org_id=org_id, now=entries[-1][2])
+
+
+def _log_row(org_id: str, entry: LogRecord, at: datetime) -> dict[str, Any]:
+    return {
+        "org_id": org_id,
+        "at": at,
+        "method": entry.method,
+        "operation": entry.operation,
+        "resource_type": entry.resource_type,
+        "resource_id": entry.resource_id,
+        "status": entry.status,
+        "scim_type": entry.scim_type,
+        "detail": entry.detail[:2000] if entry.detail else None,
+    }
 
 
 def prune_log(*, session: Session, org_id: str, now: datetime) -> int:
