@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import event
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from koppel.db.engine import statement_autocommit
@@ -153,7 +153,8 @@ def handle_batch(
         return _handle_together(factory, settings, clock, reqs)
     except _Again:
         pass
-    except DBAPIError as exc:  # a deadlock with another process's batch, a conflict: one by one decides
+    except Exception as exc:  # a database error (a conflict, a deadlock with another process), a defect:
+        # one by one, each request gets the answer and the log entry it would have had alone
         log.info("SCIM batch of %d rolled back (%s); running its requests one by one", len(reqs), type(exc).__name__)
     return [handle(factory, settings, clock, req) for req in reqs]
 
