@@ -63,6 +63,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("initiate_login_uri", sa.String(length=2000), nullable=True),
+        sa.Column("id_token_signed_response_alg", sa.String(length=16), server_default="RS256", nullable=False),
         sa.Column("created_at", koppel.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sso_clients")),
         sa.UniqueConstraint("client_id", name=op.f("uq_sso_clients_client_id")),
