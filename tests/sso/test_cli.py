@@ -46,6 +46,18 @@ def test_client_secret_is_shown_once_and_stored_hashed() -> None:
     assert "fragment" in bad.output
 
 
+def test_client_create_with_es256() -> None:
+    out = koppel("client", "create", "--name", "EC", "--redirect-uri", "https://app.example/cb",
+                 "--id-token-alg", "ES256", "--json")  # fmt: skip
+    assert out["id_token_signed_response_alg"] == "ES256"
+    assert koppel("client", "list", "--json")[0]["id_token_signed_response_alg"] == "ES256"
+    bad = koppel("client", "create", "--name", "X", "--redirect-uri", "https://app.example/cb", "--id-token-alg",
+                 "HS256", ok=False)  # fmt: skip
+    assert "RS256 or ES256" in bad.output
+    rotated = koppel("client", "rotate-signing-key", "--json")
+    assert set(rotated["kids"]) == {"RS256", "ES256"} and len(rotated["retired"]) == 2  # both made at create
+
+
 @pytest.mark.parametrize(
     "url", [f"https://login.microsoftonline.com/{TENANT}/", "https://login.microsoftonline.com/klant.onmicrosoft.com/"]
 )

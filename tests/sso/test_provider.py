@@ -106,6 +106,8 @@ def test_key_rotation_keeps_old_tokens_verifiable(
     koppel: TestClient, idp_http: httpx.Client, platform: Setup, sso_app: FastAPI, db: Db
 ) -> None:
     before = sign_in(koppel, idp_http, platform.host, USER_UPN, PASSWORD, organization="contoso").json()
+    first = koppel.get("/oauth2/jwks").json()["keys"]  # a key of each algorithm from the start
+    assert sorted(k["alg"] for k in first) == ["ES256", "RS256"]
     with db() as session:  # as `koppel client rotate-signing-key` does, from another process
         rotated = keys.rotate_keys(session=session, secret_box=sso_app.state.secret_box, now=utcnow())
     # The server reads the current key at most once per cache period (KEY_TTL_SECONDS); until
@@ -117,7 +119,9 @@ def test_key_rotation_keeps_old_tokens_verifiable(
     kid = {n: jwt.decode(t["id_token"], verify_id_keys(koppel)).header["kid"] for n, t in
            (("before", before), ("during", during), ("after", after))}  # fmt: skip
     assert kid["before"] in rotated["retired"] and kid["during"] == kid["before"] and kid["after"] == rotated["kid"]
-    assert len(koppel.get("/oauth2/jwks").json()["keys"]) == 2
+    served = koppel.get("/oauth2/jwks").json()["keys"]  # each algorithm's current key and the one it replaced
+    assert sorted(k["alg"] for k in served) == ["ES256", "ES256", "RS256", "RS256"]
+    assert set(rotated["kids"].values()) | set(rotated["retired"]) == {k["kid"] for k in served}
     verify_id_token(koppel, before["id_token"])
 
 

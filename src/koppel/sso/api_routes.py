@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import unquote
 
 from fastapi import APIRouter, Depends, Request
@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from koppel.api.deps import ApiKeyDep, NowDep, SecretBoxDep, SessionDep, SettingsDep
 from koppel.errors import Forbidden, Unauthorized
 from koppel.organizations.routes import owned_organization
-from koppel.sso import clients, connections, exchange, service
+from koppel.sso import clients, connections, exchange, keys, service
 from koppel.sso.errors import LoginFailed
 from koppel.sso.models import SsoClient
 from koppel.sso.provider import service as provider_service
@@ -29,6 +29,9 @@ class ClientCreate(BaseModel):
     redirect_uris: list[str] = Field(min_length=1, max_length=20, description="Exact OIDC callback URLs.")
     post_logout_redirect_uris: list[str] = Field(default_factory=list, max_length=20)
     initiate_login_uri: str | None = Field(default=None, description="The app's login URL for /sso/{org} links.")
+    id_token_signed_response_alg: Literal["RS256", "ES256"] = Field(
+        default="RS256", description="OIDC Registration §2: signature of its ID and access tokens."
+    )
 
 
 class EntraAppCreate(BaseModel):
@@ -60,13 +63,18 @@ def _operator(key: Any) -> None:
 
 
 @router.post("/sso/clients", status_code=201)
-def create_client(body: ClientCreate, session: SessionDep, key: ApiKeyDep, now: NowDep) -> dict[str, Any]:
+def create_client(
+    body: ClientCreate, session: SessionDep, key: ApiKeyDep, box: SecretBoxDep, now: NowDep
+) -> dict[str, Any]:
     """Register a host app; the response carries the client secret, the only time it is shown."""
     _operator(key)
     client, secret = clients.create_client(
         session=session, name=body.name, redirect_uris=body.redirect_uris,
-        post_logout_redirect_uris=body.post_logout_redirect_uris, initiate_login_uri=body.initiate_login_uri, now=now,
+        post_logout_redirect_uris=body.post_logout_redirect_uris, initiate_login_uri=body.initiate_login_uri,
+        id_token_signed_response_alg=body.id_token_signed_response_alg, now=now,
     )  # fmt: skip
+    if body.id_token_signed_response_alg != keys.ALGORITHM:  # its key in the JWKS before its first token
+        keys.ensure_keys(session=session, secret_box=box, now=now)
     return clients.client_view(client, secret=secret)
 
 

@@ -15,8 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from joserfc.jwk import RSAKey
-
+from koppel.sso.keys import PrivateKey
 from koppel.sso.models import SsoClient
 
 T = TypeVar("T")
@@ -52,8 +51,8 @@ class SsoCache:
 
         return self._get(f"client:{client_id}", self.client_ttl, snapshot)
 
-    def signing_key(self, load: Callable[[], tuple[str, RSAKey]]) -> tuple[str, RSAKey]:
-        key = self._get("signing_key", self.key_ttl, load)
+    def signing_key(self, alg: str, load: Callable[[], tuple[str, PrivateKey]]) -> tuple[str, PrivateKey]:
+        key = self._get(f"signing_key:{alg}", self.key_ttl, load)
         assert key is not None  # load() always returns a key (it creates one on first use)
         return key
 
@@ -85,5 +84,6 @@ def _detached(row: SsoClient) -> SsoClient:
         redirect_uris=list(row.redirect_uris),
         post_logout_redirect_uris=list(row.post_logout_redirect_uris),
         initiate_login_uri=row.initiate_login_uri,
+        id_token_signed_response_alg=row.id_token_signed_response_alg,
         created_at=row.created_at,
     )

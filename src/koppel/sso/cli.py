@@ -22,6 +22,9 @@ def client_create(
     redirect_uri: list[str] = typer.Option(..., "--redirect-uri", help="The app's OIDC callback (repeatable)."),
     post_logout_uri: list[str] = typer.Option([], "--post-logout-uri", help="Where sign-out may return to."),
     initiate_login_uri: str = typer.Option("", help="The app's login URL, for /sso/{org} entry links."),
+    id_token_alg: str = typer.Option(
+        keys.ALGORITHM, "--id-token-alg", help="Signature of its tokens: RS256 (any OIDC library) or ES256 (cheaper)."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Register a host app. The client secret is shown this once; koppel keeps only its hash."""
@@ -29,8 +32,10 @@ def client_create(
     with rt.transaction() as session:
         client, secret = clients.create_client(
             session=session, name=name, redirect_uris=redirect_uri, post_logout_redirect_uris=post_logout_uri,
-            initiate_login_uri=initiate_login_uri or None, now=rt.now(),
+            initiate_login_uri=initiate_login_uri or None, id_token_signed_response_alg=id_token_alg, now=rt.now(),
         )  # fmt: skip
+        if id_token_alg != keys.ALGORITHM:  # its key in the JWKS before its first token
+            keys.ensure_keys(session=session, secret_box=rt.secret_box, now=rt.now())
         out = clients.client_view(client, secret=secret)
     out["issuer"] = rt.settings.base_url
     out["discovery_url"] = f"{rt.settings.base_url}/.well-known/openid-configuration"

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from koppel.errors import InvalidInput, NotFound
 from koppel.security.tokens import generate_token, hash_token, token_matches
+from koppel.sso import keys
 from koppel.sso.models import SsoClient
 
 
@@ -30,13 +31,22 @@ def create_client(
     redirect_uris: list[str],
     post_logout_redirect_uris: list[str] | None = None,
     initiate_login_uri: str | None = None,
+    id_token_signed_response_alg: str = keys.ALGORITHM,
     now: datetime,
 ) -> tuple[SsoClient, str]:
-    """Returns the client and its secret: the only time the secret is available in clear."""
+    """Returns the client and its secret: the only time the secret is available in clear.
+
+    ``id_token_signed_response_alg`` (OIDC Registration §2): RS256, the default every OIDC library
+    verifies, or ES256; it signs the client's ID and access tokens."""
     if not name.strip():
         raise InvalidInput("give the client a name (the host app's name)", field="name")
     if not redirect_uris:
         raise InvalidInput("give at least one redirect URI (the host app's OIDC callback)", field="redirect_uris")
+    if id_token_signed_response_alg not in keys.ALGORITHMS:
+        raise InvalidInput(
+            f"koppel signs tokens with {' or '.join(keys.ALGORITHMS)}, not {id_token_signed_response_alg!r}",
+            field="id_token_signed_response_alg",
+        )
     secret = generate_token("kpcs")
     client = SsoClient(
         client_id=f"kpc_{secrets.token_hex(12)}",
@@ -47,6 +57,7 @@ def create_client(
             check_uri(u, field="post_logout_redirect_uris") for u in post_logout_redirect_uris or []
         ],
         initiate_login_uri=check_uri(initiate_login_uri, field="initiate_login_uri") if initiate_login_uri else None,
+        id_token_signed_response_alg=id_token_signed_response_alg,
         created_at=now,
     )
     session.add(client)
@@ -76,6 +87,7 @@ def client_view(client: SsoClient, *, secret: str | None = None) -> dict[str, An
         "redirect_uris": client.redirect_uris,
         "post_logout_redirect_uris": client.post_logout_redirect_uris,
         "initiate_login_uri": client.initiate_login_uri,
+        "id_token_signed_response_alg": client.id_token_signed_response_alg,
         "created_at": client.created_at.isoformat(),
     }
     if secret is not None:

@@ -28,11 +28,14 @@ class SsoClient(Base):
     post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSONType, default=list)
     # OIDC Core §4: where a third party (the /sso/{org} tile) sends the user to start a login.
     initiate_login_uri: Mapped[str | None] = mapped_column(String(2000))
+    # OIDC Registration §2: the algorithm of its ID tokens (and, here, its access tokens): RS256 or ES256.
+    id_token_signed_response_alg: Mapped[str] = mapped_column(String(16), default="RS256", server_default="RS256")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class SigningKey(Base):
-    """An RS256 key of the OP; the JWKS serves the current key and the retired ones still in use."""
+    """A signing key of the OP (RS256 or ES256: its JWK's ``alg``); the JWKS serves the current key of
+    each algorithm and the retired ones still in use."""
 
     __tablename__ = "sso_signing_keys"
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from joserfc.jwk import RSAKey
 from sqlalchemy.orm import Session
 
 from koppel.security.crypto import SecretBox
 from koppel.sso import clients, keys
 from koppel.sso.cache import SsoCache
+from koppel.sso.keys import PrivateKey
 from koppel.sso.models import SsoClient
 from koppel.sso.provider.claims import ClaimSubject
 
@@ -29,17 +29,18 @@ class ProviderContext:
     now: datetime
     cache: SsoCache | None = None  # the app's; without one (scripts, service tests) every read is fresh
     subject: ClaimSubject | None = None  # the token's user and organization, once read in this request
-    _key: tuple[str, RSAKey] | None = field(default=None, repr=False)
+    _keys: dict[str, tuple[str, PrivateKey]] = field(default_factory=dict, repr=False)
 
-    def signing_key(self) -> tuple[str, RSAKey]:
-        """(kid, key) of the current signing key, read once per request (or per cache period)."""
-        if self._key is None:
+    def signing_key(self, alg: str = keys.ALGORITHM) -> tuple[str, PrivateKey]:
+        """(kid, key) of the current signing key of ``alg``, read once per request (or per cache period)."""
+        key = self._keys.get(alg)
+        if key is None:
 
-            def load() -> tuple[str, RSAKey]:
-                return keys.current_key(session=self.session, secret_box=self.secret_box, now=self.now)
+            def load() -> tuple[str, PrivateKey]:
+                return keys.current_key(session=self.session, secret_box=self.secret_box, now=self.now, alg=alg)
 
-            self._key = self.cache.signing_key(load) if self.cache else load()
-        return self._key
+            key = self._keys[alg] = self.cache.signing_key(alg, load) if self.cache else load()
+        return key
 
     def client(self, client_id: str) -> SsoClient | None:
         def load() -> SsoClient | None:

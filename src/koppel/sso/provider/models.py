@@ -9,6 +9,7 @@ from authlib.oauth2.rfc6749 import ClientMixin
 from authlib.oidc.core import AuthorizationCodeMixin
 
 from koppel.security.tokens import token_matches
+from koppel.sso import keys
 from koppel.sso.models import AuthorizationCode, RefreshToken, SsoClient, SsoSession
 from koppel.sso.provider.context import SCOPES_SUPPORTED
 
@@ -22,6 +23,11 @@ class ClientAdapter(ClientMixin):  # type: ignore[misc]
 
     def get_client_id(self) -> str:
         return self.row.client_id
+
+    @property
+    def signing_alg(self) -> str:
+        """Its tokens' signature algorithm (OIDC Registration §2 ``id_token_signed_response_alg``)."""
+        return self.row.id_token_signed_response_alg or keys.ALGORITHM
 
     def get_default_redirect_uri(self) -> str | None:
         # RFC 6749 §3.1.2.3: only an unambiguous single registration may be implied.

@@ -41,7 +41,7 @@ def openid_configuration(settings: SettingsDep) -> dict[str, Any]:
 
 @router.get("/oauth2/jwks", include_in_schema=False)
 def jwks(session: SessionDep, settings: SettingsDep, box: SecretBoxDep, now: NowDep) -> JSONResponse:
-    keys.current_key(session=session, secret_box=box, now=now)  # a fresh install serves a key at once
+    keys.ensure_keys(session=session, secret_box=box, now=now)  # a fresh install serves its keys at once
     return JSONResponse(keys.jwks(session=session), headers={"Cache-Control": "public, max-age=300"})
 
 

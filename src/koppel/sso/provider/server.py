@@ -98,7 +98,9 @@ class ProviderServer(AuthorizationServer):  # type: ignore[misc]
     ) -> dict[str, Any]:
         token = {
             "token_type": "Bearer",
-            "access_token": self.access_token(client_id=client.get_client_id(), sso_session=user, scope=scope),
+            "access_token": self.access_token(
+                client_id=client.get_client_id(), sso_session=user, scope=scope, alg=client.signing_alg
+            ),
             "expires_in": int(ACCESS_TOKEN_LIFETIME.total_seconds()),
             "scope": scope,
         }
@@ -106,9 +108,11 @@ class ProviderServer(AuthorizationServer):  # type: ignore[misc]
             token["refresh_token"] = secrets.token_urlsafe(32)
         return token
 
-    def access_token(self, *, client_id: str, sso_session: SsoSession, scope: str) -> str:
-        """RFC 9068 JWT access token: the userinfo endpoint and the host app's API can verify it."""
-        kid, key = self.ctx.signing_key()
+    def access_token(self, *, client_id: str, sso_session: SsoSession, scope: str, alg: str = keys.ALGORITHM) -> str:
+        """RFC 9068 JWT access token: the userinfo endpoint and the host app's API can verify it.
+        Signed with the client's algorithm: its audience is that client (``aud``), whose stack
+        verifies that algorithm already for its ID tokens (RFC 9068 §2.1 leaves the choice open)."""
+        kid, key = self.ctx.signing_key(alg)
         claims = {
             "iss": self.ctx.issuer,
             "sub": sso_session.user_id,
@@ -122,7 +126,7 @@ class ProviderServer(AuthorizationServer):  # type: ignore[misc]
             "exp": self.ctx.epoch + int(ACCESS_TOKEN_LIFETIME.total_seconds()),
             "jti": secrets.token_urlsafe(12),
         }
-        return jwt.encode({"alg": keys.ALGORITHM, "kid": kid, "typ": "at+jwt"}, claims, key)
+        return jwt.encode({"alg": alg, "kid": kid, "typ": "at+jwt"}, claims, key, algorithms=[alg])
 
 
 # Built once, on the driver's cursor (every login redeems a code): the code with its session and
@@ -238,14 +242,14 @@ class KoppelOpenIDCode(OpenIDCode):  # type: ignore[misc]
         return False
 
     def resolve_client_private_key(self, client: ClientAdapter) -> Any:
-        return self.ctx.signing_key()[1]
+        return self.ctx.signing_key(client.signing_alg)[1]
 
     def get_client_algorithm(self, client: ClientAdapter) -> str:
-        return keys.ALGORITHM
+        return client.signing_alg  # OIDC Registration §2 id_token_signed_response_alg
 
     def get_encode_header(self, client: ClientAdapter) -> dict[str, str]:
-        kid, _ = self.ctx.signing_key()
-        return {"alg": keys.ALGORITHM, "kid": kid, "typ": "JWT"}
+        kid, _ = self.ctx.signing_key(client.signing_alg)
+        return {"alg": client.signing_alg, "kid": kid, "typ": "JWT"}
 
     def get_client_claims(self, client: ClientAdapter) -> dict[str, Any]:
         lifetime = int(ID_TOKEN_LIFETIME.total_seconds())

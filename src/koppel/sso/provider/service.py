@@ -55,7 +55,7 @@ def metadata(issuer: str) -> dict[str, Any]:
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": [keys.ALGORITHM],
+        "id_token_signing_alg_values_supported": list(keys.ALGORITHMS),
         "scopes_supported": list(SCOPES_SUPPORTED),
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256", "plain"],
@@ -109,7 +109,7 @@ def _our_keys(session: Session) -> KeySet:
 
 def _decode(ctx: ProviderContext, token: str) -> dict[str, Any]:
     try:
-        claims = dict(jwt.decode(token, _our_keys(ctx.session), algorithms=[keys.ALGORITHM]).claims)
+        claims = dict(jwt.decode(token, _our_keys(ctx.session), algorithms=list(keys.ALGORITHMS)).claims)
     except (JoseError, ValueError) as exc:
         raise Unauthorized("the token is not one koppel issued (signature check failed)") from exc
     if claims.get("iss") != ctx.issuer:
@@ -164,7 +164,9 @@ def issue_tokens(ctx: ProviderContext, *, client_id: str, sso_session: SsoSessio
         "iat": ctx.epoch,
         "exp": ctx.epoch + lifetime,
     }
-    kid, key = ctx.signing_key()
+    client = ctx.client(client_id)
+    alg = client.id_token_signed_response_alg if client else keys.ALGORITHM
+    kid, key = ctx.signing_key(alg)
     refresh = secrets.token_urlsafe(32)
     ctx.session.add(
         RefreshToken(
@@ -177,8 +179,8 @@ def issue_tokens(ctx: ProviderContext, *, client_id: str, sso_session: SsoSessio
     )
     return {
         "token_type": "Bearer",
-        "access_token": server.access_token(client_id=client_id, sso_session=sso_session, scope=scope),
-        "id_token": jwt.encode({"alg": keys.ALGORITHM, "kid": kid, "typ": "JWT"}, claims, key),
+        "access_token": server.access_token(client_id=client_id, sso_session=sso_session, scope=scope, alg=alg),
+        "id_token": jwt.encode({"alg": alg, "kid": kid, "typ": "JWT"}, claims, key, algorithms=[alg]),
         "refresh_token": refresh,
         "expires_in": lifetime,
         "scope": scope,
