@@ -106,16 +106,18 @@ def _cpu_by_process(koppel: psutil.Process) -> dict[str, float]:
     return out
 
 
-def run(logins: int, workers: int, profile: Path | None = None, koppel_workers: int = 1) -> dict[str, Any]:
+def run(
+    logins: int, workers: int, profile: Path | None = None, koppel_workers: int = 1, id_token_alg: str = "RS256"
+) -> dict[str, Any]:
     _adjust_processes(koppel_workers)
     with tempfile.TemporaryDirectory() as tmp:
-        stack = DemoStack(data_dir=Path(tmp), port=free_port())
+        stack = DemoStack(data_dir=Path(tmp), port=free_port(), id_token_alg=id_token_alg)
         try:
             info = stack.start()
             tls = ssl.create_default_context(cafile=str(Path(tmp) / "tls" / "ca.pem"))
             with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
                 result = runner.run(_drive(stack, info, tls, logins // workers, workers, profile))
-            return {"koppel_workers": koppel_workers, **result}
+            return {"koppel_workers": koppel_workers, "id_token_alg": id_token_alg, **result}
         finally:
             stack.close()
 
@@ -218,8 +220,11 @@ def main() -> None:
         "--profile", type=Path, help="py-spy koppel into this file (.svg, .json speedscope, else collapsed)"
     )
     parser.add_argument("--koppel-workers", type=int, default=1, help="uvicorn worker processes for koppel")
+    parser.add_argument(
+        "--id-token-alg", choices=["RS256", "ES256"], default="RS256", help="the host app's client's token signatures"
+    )
     args = parser.parse_args()
-    result = run(args.logins, args.workers, args.profile, args.koppel_workers)
+    result = run(args.logins, args.workers, args.profile, args.koppel_workers, args.id_token_alg)
     print(json.dumps(result, indent=2))
 
 

@@ -32,6 +32,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 class DemoStack:
     data_dir: Path
     port: int
+    id_token_alg: str = "RS256"  # the host app's client (bench/sso measures both)
     stack: ExitStack = field(default_factory=ExitStack)
     info: dict[str, Any] = field(default_factory=dict)
 
@@ -108,7 +109,9 @@ class DemoStack:
 
     def _configure(self, simulator: dict[str, Any], seed: dict[str, Any], host_url: str) -> DemoConfig:
         settings = Settings(data_dir=self.data_dir / "koppel", base_url=self.koppel_url).resolved()
-        config = configure(Runtime(settings), simulator=simulator, seed=seed, host_url=host_url)
+        config = configure(
+            Runtime(settings), simulator=simulator, seed=seed, host_url=host_url, id_token_alg=self.id_token_alg
+        )
         app_id = seed["tenants"][0]["applications"][0]["appId"]
         # What the admin does in the Entra portal: add koppel's redirect URI to the app registration.
         httpx.post(

@@ -26,7 +26,9 @@ class DemoConfig:
     client_secret: str
 
 
-def configure(rt: Runtime, *, simulator: dict[str, Any], seed: dict[str, Any], host_url: str) -> DemoConfig:
+def configure(
+    rt: Runtime, *, simulator: dict[str, Any], seed: dict[str, Any], host_url: str, id_token_alg: str = "RS256"
+) -> DemoConfig:
     tenant = seed["tenants"][0]
     app = tenant["applications"][0]
     now = rt.now()
@@ -57,6 +59,7 @@ def configure(rt: Runtime, *, simulator: dict[str, Any], seed: dict[str, Any], h
             redirect_uris=[f"{host_url}/callback"],
             post_logout_redirect_uris=[f"{host_url}/"],
             initiate_login_uri=f"{host_url}/login",
+            id_token_signed_response_alg=id_token_alg,
             now=now,
         )
         return DemoConfig(connection.id, client.client_id, secret)
