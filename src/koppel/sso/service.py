@@ -83,15 +83,31 @@ _ORG_AND_MAPPINGS = Direct(
 )
 # Synced names of the token's object ids, and the seen-groups rows of all its groups, at once;
 # seen rows first: a UNION's columns take the first SELECT's types (last_seen_at: UTCDateTime).
-_GROUPS_AND_SEEN: CompoundSelect[Any] = union_all(
-    select(literal("seen"), SeenGroup.group_key, SeenGroup.name, SeenGroup.last_seen_at).where(
-        SeenGroup.org_id == bindparam("org_id"), SeenGroup.group_key.in_(bindparam("keys", expanding=True))
-    ),
-    select(literal("sync"), DirectoryGroup.external_id, DirectoryGroup.display_name, null()).where(
-        DirectoryGroup.org_id == bindparam("org_id"),
-        DirectoryGroup.external_id.in_(bindparam("ids", expanding=True)),
-    ),
-)
+# One statement per count of groups and ids, with one parameter each instead of expanding IN lists,
+# so it runs on the driver's cursor (``Direct``): Core's execution with two expanding lists took
+# 34 µs against 6 µs here (SQLite, 4 groups, 2026-12-01). Tokens carry at most 200 groups (Entra's
+# overage limit); the statements kept are bounded all the same.
+_GROUP_STATEMENTS: dict[tuple[int, int], Direct] = {}
+MAX_GROUP_STATEMENTS = 64
+
+
+def _groups_and_seen(keys: int, ids: int) -> Direct:
+    found = _GROUP_STATEMENTS.get((keys, ids))
+    if found is None:
+        if len(_GROUP_STATEMENTS) >= MAX_GROUP_STATEMENTS:
+            _GROUP_STATEMENTS.clear()
+        statement: CompoundSelect[Any] = union_all(
+            select(literal("seen"), SeenGroup.group_key, SeenGroup.name, SeenGroup.last_seen_at).where(
+                SeenGroup.org_id == bindparam("org_id"),
+                SeenGroup.group_key.in_([bindparam(f"k{i}") for i in range(keys)]),
+            ),
+            select(literal("sync"), DirectoryGroup.external_id, DirectoryGroup.display_name, null()).where(
+                DirectoryGroup.org_id == bindparam("org_id"),
+                DirectoryGroup.external_id.in_([bindparam(f"i{i}") for i in range(ids)]),
+            ),
+        )
+        found = _GROUP_STATEMENTS[(keys, ids)] = Direct(statement)
+    return found
 
 
 def _org_and_mappings(session: Session, org_id: str) -> tuple[OrgRef, list[tuple[str, str]]]:
@@ -120,8 +136,10 @@ def login_groups(
     ids = [g for g in identity.groups if is_guid(g)]
     names: dict[str, str | None] = {}
     seen: dict[str, Seen] = {}
-    params = {"org_id": org_id, "ids": ids or [""], "keys": list(identity.groups)}
-    rows: list[Any] = list(session.connection().execute(_GROUPS_AND_SEEN, params))
+    ids = ids or [""]  # an IN list is never empty
+    params = {"org_id": org_id, **{f"k{i}": g for i, g in enumerate(identity.groups)}}
+    params.update({f"i{i}": g for i, g in enumerate(ids)})
+    rows = _groups_and_seen(len(identity.groups), len(ids)).rows(session.connection(), params)
     for row in rows:
         if row[0] == "sync":
             names[row[1]] = row[2]
