@@ -92,6 +92,12 @@ def _cpu_seconds(koppel: psutil.Process) -> tuple[float, float]:
     return total, system
 
 
+def _event_loop_cpu_seconds(koppel: psutil.Process) -> float:
+    """user+system of the main thread (the event loop) of koppel's process, or of its workers."""
+    procs = koppel.children(recursive=True) or [koppel]
+    return sum(t.user_time + t.system_time for p in procs for t in p.threads() if t.id == p.pid)
+
+
 def _cpu_by_process(koppel: psutil.Process) -> dict[str, float]:
     """CPU seconds of the other processes on the box's budget: simulator, host app, this driver."""
     mine = {p.pid for p in [koppel, *koppel.children(recursive=True)]}
@@ -143,10 +149,12 @@ async def _drive(
         requests_before = _requests_by_route(info["koppel"])
         others_before = _cpu_by_process(koppel)
         cpu_before, system_before = _cpu_seconds(koppel)
+        loop_before = _event_loop_cpu_seconds(koppel)
         started = time.perf_counter()
         await asyncio.gather(*(browse(b, per_browser, callback_times) for b in browsers))
         elapsed = time.perf_counter() - started
         cpu_after, system_after = _cpu_seconds(koppel)
+        loop_after = _event_loop_cpu_seconds(koppel)
         done = per_browser * workers
         others = {
             k: round((v - others_before.get(k, 0.0)) * 1000 / done, 2) for k, v in _cpu_by_process(koppel).items()
@@ -172,6 +180,7 @@ async def _drive(
         "logins_per_second": round(done / elapsed, 1),
         "koppel_cpu_ms_per_login": round(cpu * 1000 / done, 2),
         "koppel_cpu_ms_per_login_system": round(system * 1000 / done, 2),
+        "koppel_cpu_ms_per_login_event_loop": round((loop_after - loop_before) * 1000 / done, 2),
         "callback_p50_ms": round(statistics.median(ordered) * 1000, 1),
         "callback_p99_ms": round(ordered[int(len(ordered) * 0.99) - 1] * 1000, 1),
         "cpus": psutil.cpu_count(),
