@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/scim/inproc.py sqlite:////tmp/k.db [--users 1000] [--pg-pid PID] [--profile out.prof]
 
-Recreates the database (``setup_koppel.py``), then drives the ASGI app directly, one request at a time,
+Recreates the database (``setup_koppel.py``), then drives the ASGI app directly, one request at a time
+(or ``--concurrency`` at once: what arrives together is handled together, ``koppel.scim.coalesce``),
 with the users phase of ``../shared/bench/scim_load.py`` (filter miss + POST /Users), one member-batch
 PATCH per 25 users, then attribute-update PATCHes and disable PATCHes. Prints CPU ms per request of this
 process and, with ``--pg-pid`` (the postmaster), of PostgreSQL's backends.
@@ -115,10 +116,13 @@ def cpu_of(pid: int | None) -> float:
     return total
 
 
+CONCURRENCY = 1
+
+
 async def phase(name: str, n: int, step: Callable[[int], Any], pg_pid: int | None, per: int = 1) -> None:
     own0, pg0, t0 = time.process_time(), cpu_of(pg_pid), time.perf_counter()
-    for i in range(n):
-        await step(i)
+    for start in range(0, n, CONCURRENCY):
+        await asyncio.gather(*(step(i) for i in range(start, min(n, start + CONCURRENCY))))
     own, pg, wall = time.process_time() - own0, cpu_of(pg_pid) - pg0, time.perf_counter() - t0
     reqs = max(1, n * per)
     print(
@@ -184,7 +188,10 @@ def main() -> None:
     p.add_argument("--users", type=int, default=1000)
     p.add_argument("--pg-pid", type=int)
     p.add_argument("--profile")
+    p.add_argument("--concurrency", type=int, default=1)
     a = p.parse_args()
+    global CONCURRENCY
+    CONCURRENCY = a.concurrency
     if a.url.startswith("sqlite:///"):
         for suffix in ("", "-wal", "-shm"):
             Path(a.url.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)

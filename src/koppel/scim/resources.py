@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import and_, bindparam, func, select, text, true
 from sqlalchemy.orm import Session
 
 from koppel.db.base import new_id
@@ -49,22 +49,29 @@ _G = DirectoryGroup.__table__.c
 # The hot statements, compiled once and run on the driver's cursor (koppel.db.direct).
 _USER_ROW = (_U.external_id, _U.attributes, _U.created_at, _U.updated_at)
 _USER_BY_ID = Direct(select(*_USER_ROW).where(_U.connection_id == bindparam("conn"), _U.external_id == bindparam("id")))
-# The case-insensitive name lookups are never PostgreSQL prepared statements: a prepared statement
-# switches to a generic plan, and one made while the table is empty or not analyzed yet (the first
-# minutes of an initial provisioning) picks an index on org_id or connection_id alone and filters
-# every user of the organization, so each lookup costs O(users) until the next ANALYZE. Planned with
-# the values (~40 µs more on the server), PostgreSQL uses the *_key index.
+
+
+# The case-insensitive userName lookups, two per user in Entra's provisioning (its query, then the
+# uniqueness check of the create), are prepared statements like the rest. A prepared statement soon
+# runs a generic plan, and one made while the table is empty or not analyzed yet (the first minute
+# of an initial provisioning) rates every index on a compared column alike and may pick
+# (org_id, status) or (connection_id, external_id), filtering every user of the organization on each
+# lookup until the next ANALYZE. The org and connection comparisons are therefore wrapped in
+# ``IS TRUE``, which no index can serve: the only candidate left is the index on user_name_key.
+def _not_an_index_condition(*conditions: Any) -> Any:
+    return and_(*conditions).is_(true())
+
+
 _USER_BY_NAME = Direct(
-    select(*_USER_ROW)
-    .where(_U.org_id == bindparam("org"), _U.user_name_key == func.lower(bindparam("v")))
-    .where(_U.connection_id == bindparam("conn")),
-    prepare=False,
+    select(*_USER_ROW).where(
+        _U.user_name_key == func.lower(bindparam("v")),
+        _not_an_index_condition(_U.org_id == bindparam("org"), _U.connection_id == bindparam("conn")),
+    )
 )
 _USER_NAME_OWNERS = Direct(
     select(_U.connection_id, _U.external_id)
-    .where(_U.org_id == bindparam("org"), _U.user_name_key == func.lower(bindparam("v")))
-    .limit(2),
-    prepare=False,
+    .where(_U.user_name_key == func.lower(bindparam("v")), _not_an_index_condition(_U.org_id == bindparam("org")))
+    .limit(2)
 )
 _GROUP_ROW = (_G.id, _G.external_id, _G.attributes, _G.created_at, _G.updated_at)
 _GROUP_BY_ID = Direct(
