@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from datetime import datetime
 from typing import Any
 
 from authlib.oauth2.rfc6749 import ClientMixin
@@ -52,9 +53,28 @@ class ClientAdapter(ClientMixin):  # type: ignore[misc]
         return grant_type in GRANT_TYPES
 
 
+@dataclass(frozen=True, slots=True)
+class CodeRow:
+    """An ``AuthorizationCode`` row as read at the token endpoint: plain values, no ORM object."""
+
+    code_hash: str
+    client_id: str
+    session_id: str
+    redirect_uri: str
+    scope: str
+    nonce: str | None
+    code_challenge: str | None
+    code_challenge_method: str | None
+    expires_at: datetime
+    used_at: datetime | None
+
+
+CODE_COLUMNS = tuple(getattr(AuthorizationCode, f.name) for f in fields(CodeRow))  # in CodeRow's order
+
+
 @dataclass
 class CodeAdapter(AuthorizationCodeMixin):  # type: ignore[misc]
-    row: AuthorizationCode
+    row: CodeRow
     sso_session: SsoSession
 
     def get_redirect_uri(self) -> str:

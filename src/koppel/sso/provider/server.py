@@ -35,8 +35,8 @@ from koppel.sso.provider.context import (
     SCOPES_SUPPORTED,
     ProviderContext,
 )
-from koppel.sso.provider.models import ClientAdapter, CodeAdapter, RefreshAdapter
-from koppel.sso.rows import columns, insert_now, transient
+from koppel.sso.provider.models import CODE_COLUMNS, ClientAdapter, CodeAdapter, CodeRow, RefreshAdapter
+from koppel.sso.rows import columns, insert_values, transient
 
 Response = tuple[int, Any, list[tuple[str, str]]]
 
@@ -73,15 +73,16 @@ class ProviderServer(AuthorizationServer):  # type: ignore[misc]
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
         if "refresh_token" in token:
-            insert_now(
+            insert_values(
                 self.ctx.session,
-                RefreshToken(
-                    token_hash=hash_token(token["refresh_token"]),
-                    client_id=request.client.get_client_id(),
-                    session_id=request.user.id,
-                    scope=token.get("scope", ""),
-                    expires_at=min(self.ctx.now + REFRESH_TOKEN_LIFETIME, request.user.expires_at),
-                ),
+                RefreshToken,
+                {
+                    "token_hash": hash_token(token["refresh_token"]),
+                    "client_id": request.client.get_client_id(),
+                    "session_id": request.user.id,
+                    "scope": token.get("scope", ""),
+                    "expires_at": min(self.ctx.now + REFRESH_TOKEN_LIFETIME, request.user.expires_at),
+                },
             )
 
     def create_oauth2_request(self, request: OAuth2Request) -> OAuth2Request:
@@ -132,7 +133,7 @@ class ProviderServer(AuthorizationServer):  # type: ignore[misc]
 # Built once, on the driver's cursor (every login redeems a code): the code with its session and
 # the claims' columns, and its conditional use.
 _CODE_WITH_SUBJECT = Direct(
-    select(*columns(AuthorizationCode), *columns(SsoSession), *SUBJECT_COLUMNS)
+    select(*CODE_COLUMNS, *columns(SsoSession), *SUBJECT_COLUMNS)
     .join(SsoSession, SsoSession.id == AuthorizationCode.session_id)
     .join(DirectoryUser, DirectoryUser.id == SsoSession.user_id)
     .join(Organization, Organization.id == SsoSession.org_id)
@@ -159,19 +160,20 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
 
     def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
         data = request.payload.data
-        insert_now(
+        insert_values(
             self.ctx.session,
-            AuthorizationCode(
-                code_hash=hash_token(code),
-                client_id=request.client.get_client_id(),
-                session_id=request.user.id,
-                redirect_uri=data.get("redirect_uri") or request.client.get_default_redirect_uri(),
-                scope=request.client.get_allowed_scope(data.get("scope", "")),
-                nonce=data.get("nonce"),
-                code_challenge=data.get("code_challenge"),
-                code_challenge_method=data.get("code_challenge_method"),
-                expires_at=self.ctx.now + CODE_LIFETIME,
-            ),
+            AuthorizationCode,
+            {
+                "code_hash": hash_token(code),
+                "client_id": request.client.get_client_id(),
+                "session_id": request.user.id,
+                "redirect_uri": data.get("redirect_uri") or request.client.get_default_redirect_uri(),
+                "scope": request.client.get_allowed_scope(data.get("scope", "")),
+                "nonce": data.get("nonce"),
+                "code_challenge": data.get("code_challenge"),
+                "code_challenge_method": data.get("code_challenge_method"),
+                "expires_at": self.ctx.now + CODE_LIFETIME,
+            },
         )
 
     def query_authorization_code(self, code: str, client: ClientAdapter) -> CodeAdapter | None:
@@ -180,8 +182,8 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
         rows = _CODE_WITH_SUBJECT.rows(self.ctx.session.connection(), {"code_hash": hash_token(code)})
         if not rows:
             return None
-        row = transient(AuthorizationCode, rows[0])
-        sso_session = transient(SsoSession, rows[0], len(columns(AuthorizationCode)))
+        row = CodeRow(*rows[0][: len(CODE_COLUMNS)])
+        sso_session = transient(SsoSession, rows[0], len(CODE_COLUMNS))
         self.ctx.subject = subject_from(rows[0])
         if row.client_id != client.get_client_id() or row.expires_at <= self.ctx.now:
             return None

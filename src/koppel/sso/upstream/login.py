@@ -8,7 +8,7 @@ short-lived, and bound to one connection whose own callback URL must receive it 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,7 +26,7 @@ from koppel.sso.protocol.claims import UpstreamIdentity, identity_from_claims
 from koppel.sso.protocol.entra import tenant_from_issuer
 from koppel.sso.protocol.errors import TokenValidationError
 from koppel.sso.protocol.idtoken import Expectations, UnknownSigningKey, validate_token
-from koppel.sso.rows import columns, insert_now, transient
+from koppel.sso.rows import insert_values
 from koppel.sso.upstream.config import UpstreamConfig
 from koppel.sso.upstream.fetcher import UpstreamFetcher
 
@@ -35,6 +35,15 @@ TRANSACTION_LIFETIME = timedelta(minutes=15)
 
 def callback_url(base_url: str, connection_id: str) -> str:
     return f"{base_url}/sso/callback/{connection_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class PendingLogin:
+    """What the callback needs of its (now used) ``LoginTransaction`` row."""
+
+    nonce: str
+    code_verifier: str
+    request: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -57,18 +66,19 @@ def start_login(
     """Returns (the IdP authorization URL, the state). ``request`` is resumed after the callback."""
     metadata = fetcher.metadata(config.discovery_url)
     state, nonce, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(24), secrets.token_urlsafe(48)
-    insert_now(
+    insert_values(
         session,
-        LoginTransaction(
-            state_hash=hash_token(state),
-            org_id=config.org_id,
-            connection_id=config.connection_id,
-            nonce=nonce,
-            code_verifier=verifier,
-            request=request,
-            created_at=now,
-            expires_at=now + TRANSACTION_LIFETIME,
-        ),
+        LoginTransaction,
+        {
+            "state_hash": hash_token(state),
+            "org_id": config.org_id,
+            "connection_id": config.connection_id,
+            "nonce": nonce,
+            "code_verifier": verifier,
+            "request": request,
+            "created_at": now,
+            "expires_at": now + TRANSACTION_LIFETIME,
+        },
     )
     params = [
         ("client_id", config.client_id),
@@ -96,17 +106,17 @@ _TAKE = Direct(  # built once: the callback's single-use consumption of the stat
         LoginTransaction.expires_at > bindparam("b_now"),
     )
     .values(used_at=bindparam("b_now"))
-    .returning(*columns(LoginTransaction))
+    .returning(*(getattr(LoginTransaction, f.name) for f in fields(PendingLogin)))
 )
 
 
-def take_transaction(*, session: Session, state: str, connection_id: str, now: datetime) -> LoginTransaction:
+def take_transaction(*, session: Session, state: str, connection_id: str, now: datetime) -> PendingLogin:
     """The transaction for ``state``, marked used in one conditional UPDATE; anything else is a failed login."""
     state_hash = hash_token(state) if state else ""
     params = {"b_state_hash": state_hash, "b_connection_id": connection_id, "b_now": now}
     taken = _TAKE.rows(session.connection(), params)
     if taken:
-        return transient(LoginTransaction, taken[0])
+        return PendingLogin(*taken[0])
     found = session.get(LoginTransaction, state_hash) if state else None  # why not: read only on failure
     if found is None:
         raise LoginFailed("state", "this sign-in link is unknown or was already used; start again from the app")
@@ -118,7 +128,7 @@ def take_transaction(*, session: Session, state: str, connection_id: str, now: d
 
 
 def finish_login(
-    *, fetcher: UpstreamFetcher, config: UpstreamConfig, tx: LoginTransaction, code: str, base_url: str, now: datetime
+    *, fetcher: UpstreamFetcher, config: UpstreamConfig, tx: PendingLogin, code: str, base_url: str, now: datetime
 ) -> CompletedLogin:
     """Redeem the code (with the PKCE verifier) and validate the ID token."""
     metadata = fetcher.metadata(config.discovery_url)
