@@ -114,10 +114,12 @@ def statement_autocommit(session: Session) -> None:
     statement. PostgreSQL gets AUTOCOMMIT; SQLite (whose driver is in autocommit mode already, see
     ``_sqlite_pragmas``) skips the BEGIN IMMEDIATE.
     """
-    if session.get_bind().dialect.name == "sqlite":
-        session.connection(execution_options={_NO_BEGIN: True})
-    else:
-        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    session.connection(execution_options=statement_autocommit_options(session.get_bind().dialect.name))
+
+
+def statement_autocommit_options(dialect_name: str) -> dict[str, Any]:
+    """The execution options of ``statement_autocommit``, for a Connection that has not begun yet."""
+    return {_NO_BEGIN: True} if dialect_name == "sqlite" else {"isolation_level": "AUTOCOMMIT"}
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
