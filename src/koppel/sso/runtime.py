@@ -5,7 +5,7 @@ own transaction included, in one worker thread (``in_worker``): one thread hand-
 instead of one per dependency. The transaction is committed before the response is sent.
 
 Its units of work run on a Connection (``LoginSession``): the login's statements need only that, and
-a Session's own transaction bookkeeping cost 20 to 30 µs per unit in a loop on this box, four
+a Session's own transaction bookkeeping cost 20 to 31 µs per unit in a loop on this box, four
 units per login (bench/sso/README.md).
 """
 
