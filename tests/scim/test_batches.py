@@ -231,3 +231,41 @@ def test_coalescer_fails_the_batch_not_the_loop() -> None:
         return await asyncio.gather(batches.submit(1), batches.submit(2), return_exceptions=True)
 
     assert [type(r) for r in asyncio.run(submits())] == [ValueError, ValueError]
+
+
+def test_coalescer_under_load_waits_for_the_writes_that_were_just_answered() -> None:
+    runs: list[list[str]] = []
+
+    def run(items: list[str]) -> list[str]:
+        runs.append(items)
+        return items
+
+    async def submits() -> None:
+        # an hour of linger: a batch that waited for its timer would never finish within the test's timeout
+        batches: Coalescer[str, str] = Coalescer(run, worth_waiting=lambda i: i.startswith("w"), linger=3600)
+        await asyncio.wait_for(batches.submit("w-alone"), 5)  # a lone write: at once
+        await asyncio.wait_for(asyncio.gather(*(batches.submit(f"w{i}") for i in range(3))), 5)
+        first = batches.submit("w-a")  # the last batch had 3: wait for 3
+        await asyncio.sleep(0.01)
+        assert not first.done()
+        await asyncio.wait_for(asyncio.gather(first, batches.submit("read-b"), batches.submit("w-c")), 5)
+        await asyncio.wait_for(batches.submit("read"), 5)  # a read is never held back
+
+    asyncio.run(submits())
+    assert runs == [["w-alone"], ["w0", "w1", "w2"], ["w-a", "read-b", "w-c"], ["read"]]
+
+
+def test_coalescer_stops_waiting_after_linger() -> None:
+    runs: list[list[int]] = []
+
+    def run(items: list[int]) -> list[int]:
+        runs.append(items)
+        return items
+
+    async def submits() -> None:
+        batches: Coalescer[int, int] = Coalescer(run, linger=0.02)
+        await asyncio.gather(*(batches.submit(i) for i in range(4)))
+        await asyncio.wait_for(batches.submit(9), 5)  # waits 20 ms for three more that never come
+
+    asyncio.run(submits())
+    assert runs == [[0, 1, 2, 3], [9]]

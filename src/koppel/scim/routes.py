@@ -95,7 +95,8 @@ class ScimApp:
     def __init__(self, app: ASGIApp, state: Any) -> None:
         self.app, self.state = app, state
         self.batches: Coalescer[ScimRequest, Outcome] = Coalescer(
-            lambda reqs: handle_batch(state.session_factory, state.settings, state.clock, reqs)
+            lambda reqs: handle_batch(state.session_factory, state.settings, state.clock, reqs),
+            worth_waiting=lambda req: not req.is_read,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
