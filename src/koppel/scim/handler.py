@@ -242,13 +242,27 @@ def _parse_json(body: bytes) -> Any:
     if not body.strip():
         raise invalid_syntax("the request has no body; send a JSON object")
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        pass  # orjson is stricter (e.g. NaN, integers beyond 64 bits): the standard library decides
-    try:
-        return json.loads(body)
-    except ValueError as exc:
-        raise invalid_syntax(f"the request body is not valid JSON ({exc})") from exc
+        value = orjson.loads(body)
+    except (
+        orjson.JSONDecodeError
+    ):  # orjson is stricter (e.g. NaN, integers beyond 64 bits): the standard library decides
+        try:
+            value = json.loads(body)
+        except ValueError as exc:
+            raise invalid_syntax(f"the request body is not valid JSON ({exc})") from exc
+    if b"\\u0000" in body and _has_nul(value):  # the cheap test first: JSON can only carry NUL escaped
+        raise invalid_value("a value contains a NUL character (\\u0000), which koppel cannot store; remove it")
+    return value
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def _int_param(params: dict[str, str], name: str, default: int) -> int:
@@ -297,6 +311,8 @@ def _dispatch(session: Session, ctx: service.ScimContext, req: ScimRequest, now:
                 )
             raise ScimError(f"{method} is not allowed on /{seg[0]}; use GET or POST", status=405)
         rid = seg[1]
+        if "\x00" in rid:  # no id holds one, and PostgreSQL refuses the character in a query
+            raise not_found(f"no {rtype} with id {rid!r} in this organization")
         if method == "GET":
             if is_user:
                 found = resources.get_user(session=session, ctx=ctx, user_id=rid)

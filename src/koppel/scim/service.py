@@ -367,13 +367,23 @@ def _log_row(org_id: str, entry: LogRecord, at: datetime) -> dict[str, Any]:
         "org_id": org_id,
         "at": at,
         "method": entry.method,
-        "operation": entry.operation,
-        "resource_type": entry.resource_type,
-        "resource_id": entry.resource_id,
+        "operation": _storable(entry.operation, 40),
+        "resource_type": _storable(entry.resource_type, 32),
+        "resource_id": _storable(entry.resource_id, 255),
         "status": entry.status,
         "scim_type": entry.scim_type,
-        "detail": entry.detail[:2000] if entry.detail else None,
+        "detail": _storable(entry.detail, 2000),
     }
+
+
+def _storable(text: str | None, limit: int) -> str | None:
+    """What the request put in the entry (an id from the path, an error quoting the input), as a column holds it.
+
+    PostgreSQL refuses NUL characters and values longer than the column: an entry must never fail for that.
+    """
+    if not text:
+        return text
+    return text.replace("\x00", "\\u0000")[:limit]
 
 
 def prune_log(*, session: Session, org_id: str, now: datetime) -> int:

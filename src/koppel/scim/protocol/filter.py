@@ -136,6 +136,8 @@ def _value(kind: str, raw: str) -> Value:
         except ValueError as exc:
             raise invalid_filter(f"the string {raw} is not valid (check its backslash escapes)") from exc
         assert isinstance(decoded, str)
+        if "\x00" in decoded:  # no stored value holds one, and PostgreSQL refuses it in a query
+            raise invalid_filter(f"the string {raw} contains a NUL character (\\u0000); remove it")
         return decoded
     low = raw.lower()
     if low in ("true", "false"):
