@@ -60,7 +60,7 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.status_code, body, dict(exc.headers or {}))
 
 
-async def _unstorable_value(_request: Request, exc: Exception) -> JSONResponse:
+async def unstorable_value(_request: Request, exc: Exception) -> JSONResponse:
     """The database refused a value (PostgreSQL: a NUL character in text); the request is rolled back."""
     log.info("database refused a value: %s", exc)
     body = {
@@ -88,5 +88,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(KoppelError, _koppel_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(DataError, _unstorable_value)
+    app.add_exception_handler(DataError, unstorable_value)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -4,7 +4,9 @@
 endpoint functions as the FastAPI routes (``koppel.sso.routes``, ``koppel.sso.provider.routes``),
 but skip FastAPI's routing over every koppel route and its request wrapping, which cost as much
 CPU as the login's own work (bench/sso/README.md). Every other request goes on to ``app``.
-Unexpected errors still reach Starlette's ServerErrorMiddleware (a 500), which sits outside.
+A value the database refuses (PostgreSQL: a NUL character in a parameter) is answered as FastAPI's
+routes answer it (``koppel.api.problems``: 422); unexpected errors still reach Starlette's
+ServerErrorMiddleware (a 500), which sits outside.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from sqlalchemy.exc import DataError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from koppel.api.problems import unstorable_value
 from koppel.sso import routes
 from koppel.sso.provider import routes as provider_routes
 
@@ -36,7 +40,11 @@ class SsoLoginApp:
         route, endpoint = found
         start, status = time.perf_counter(), 500
         try:
-            response = await endpoint(Request(scope, receive))
+            request = Request(scope, receive)
+            try:
+                response: Response = await endpoint(request)
+            except DataError as exc:  # the transaction is rolled back already; the value was the request's
+                response = await unstorable_value(request, exc)
             status = response.status_code
             await response(scope, receive, send)
         finally:
