@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 from fastapi import Request
 
 from entra_simulator.errors import GraphError
-from entra_simulator.graph.wire import graph_base
+from entra_simulator.graph.wire import graph_base, sim_of
 from entra_simulator.model import Group, Tenant
 from entra_simulator.state import Simulator
 
@@ -127,15 +127,26 @@ def snapshots(request: Request) -> Snapshots:
     return cache
 
 
-def page_slice(request: Request, ids: list[str], top: int) -> tuple[list[str], str | None]:
-    """The ids of this page and the ``$skiptoken`` of the next one (None on the last page)."""
-    sim: Simulator = request.app.state.sim
+def page_token(request: Request) -> dict[str, Any]:
+    """The payload of the request's ``$skiptoken`` ({} on a first page); a foreign or tampered one is Graph's 400."""
     raw = request.query_params.get("$skiptoken")
-    offset = 0
-    if raw:
-        payload = decode_token(sim, raw)
-        if payload is None or not isinstance(payload.get("o"), int):
-            raise expired_page_token()
-        offset = payload["o"]
+    if not raw:
+        return {}
+    payload = decode_token(sim_of(request), raw)
+    if payload is None or not isinstance(payload.get("o"), int):
+        raise expired_page_token()
+    return payload
+
+
+def page_slice(
+    request: Request, ids: list[str], top: int, carry: dict[str, Any] | None = None
+) -> tuple[list[str], str | None]:
+    """The ids of this page and the ``$skiptoken`` of the next one (None on the last page).
+
+    ``carry`` goes into the next token (signed), for what the next request will not repeat: clients do not send
+    ``ConsistencyLevel`` again on a nextLink (spec §8.4, [G-PAGE]).
+    """
+    offset = page_token(request).get("o", 0)
     end = offset + top
-    return ids[offset:end], (encode_token(sim, {"o": end}) if end < len(ids) else None)
+    token = encode_token(sim_of(request), {"o": end, **(carry or {})}) if end < len(ids) else None
+    return ids[offset:end], token

@@ -14,7 +14,8 @@ from entra_simulator.graph.auth import Caller, authenticate, require
 from entra_simulator.graph.delta import delta_page
 from entra_simulator.graph.filters import parse_filter
 from entra_simulator.graph.paging import link, page_slice, parse_top, snapshots
-from entra_simulator.graph.wire import collection, dumps, entity, sim_of
+from entra_simulator.graph.query import GROUPS, USERS, Consistency, Resource, consistency, count_not_supported, matching
+from entra_simulator.graph.wire import collection, dumps, entity, plain, sim_of
 from entra_simulator.graph_permissions import (
     INVITE,
     READ_APPS,
@@ -28,8 +29,6 @@ from entra_simulator.model import Group, Tenant
 
 router = APIRouter(prefix="/v1.0", tags=["graph"])
 
-USER_FILTERABLE = frozenset({"id", "userPrincipalName", "mail", "displayName", "userType", "mailNickname"})
-GROUP_FILTERABLE = frozenset({"id", "displayName", "mailNickname", "mail", "onPremisesSamAccountName"})
 APP_FILTERABLE = frozenset({"id", "appId", "displayName"})
 
 
@@ -37,12 +36,38 @@ def _fragment(name: str, select: shapes.Selection) -> str:
     return f"{name}({','.join(select)})" if select else name
 
 
-def _count(request: Request, total: int) -> dict[str, Any]:
+def _count(request: Request, level: Consistency, total: int) -> dict[str, Any]:
     """``@odata.count`` on the first page, only with ``ConsistencyLevel: eventual`` (spec §8.4 advanced queries)."""
-    wanted = request.query_params.get("$count", "").lower() == "true"
-    eventual = request.headers.get("consistencylevel", "").lower() == "eventual"
     first = "$skiptoken" not in request.query_params
-    return {"@odata.count": total} if wanted and eventual and first else {}
+    return {"@odata.count": total} if level.count and level.eventual and first else {}
+
+
+def _matching(request: Request, tenant: Tenant, resource: Resource, level: Consistency) -> list[str]:
+    """All users or groups (a snapshot per directory change) passing ``$search`` / ``$filter``, in order."""
+    objects = resource.objects(tenant)
+    ids = snapshots(request).get(sim_of(request), tenant, (resource.name,), lambda: list(objects))
+    return matching(request, resource, tenant, ids, level)
+
+
+def _list(request: Request, tenant: Tenant, resource: Resource, select: shapes.Selection) -> Response:
+    """A page of ``/users`` or ``/groups``; the nextLink keeps the query and carries ``ConsistencyLevel``."""
+    level = consistency(request)
+    ids = _matching(request, tenant, resource, level)
+    page, token = page_slice(request, ids, parse_top(request), level.carry())
+    render = shapes.user_json if resource is USERS else shapes.group_json
+    objects = resource.objects(tenant)
+    items = [render(o, select) for i in page if (o := objects.get(i)) is not None]
+    next_link = link(request, f"/{resource.name}", **{"$skiptoken": token}) if token else None
+    extra = _count(request, level, len(ids))
+    return collection(request, _fragment(resource.name, select), items, next_link=next_link, extra=extra)
+
+
+def _count_segment(request: Request, tenant: Tenant, resource: Resource) -> Response:
+    """``/users/$count``, ``/groups/$count``: the bare number, only with ``ConsistencyLevel: eventual`` [G-AQ]."""
+    level = consistency(request, count_segment=True)
+    if not level.eventual:
+        raise count_not_supported()
+    return plain(request, str(len(_matching(request, tenant, resource, level))))
 
 
 def _group(tenant: Tenant, group_id: str) -> Group:
@@ -89,16 +114,13 @@ async def groups_delta(request: Request) -> Response:
 @router.get("/users")
 async def list_users(request: Request) -> Response:
     caller = require(request, READ_USERS)
-    tenant = caller.tenant
     select = shapes.parse_select(request.query_params.get("$select"), shapes.USER_PROPERTIES)
-    predicate = parse_filter(request.query_params.get("$filter"), USER_FILTERABLE, "users")
-    ids = snapshots(request).get(sim_of(request), tenant, ("users",), lambda: list(tenant.users))
-    if predicate is not None:
-        ids = [i for i in ids if (u := tenant.users.get(i)) is not None and predicate(u.props)]
-    page, token = page_slice(request, ids, parse_top(request))
-    items = [shapes.user_json(u, select) for i in page if (u := tenant.users.get(i)) is not None]
-    next_link = link(request, "/users", **{"$skiptoken": token}) if token else None
-    return collection(request, _fragment("users", select), items, next_link=next_link, extra=_count(request, len(ids)))
+    return _list(request, caller.tenant, USERS, select)
+
+
+@router.get("/users/$count")
+async def count_users(request: Request) -> Response:
+    return _count_segment(request, require(request, READ_USERS).tenant, USERS)
 
 
 @router.get("/users/{key}")
@@ -118,17 +140,13 @@ async def get_user(key: str, request: Request) -> Response:
 @router.get("/groups")
 async def list_groups(request: Request) -> Response:
     caller = require(request, READ_GROUPS)
-    tenant = caller.tenant
     select = shapes.parse_select(request.query_params.get("$select"), shapes.GROUP_PROPERTIES, type_name="Group")
-    predicate = parse_filter(request.query_params.get("$filter"), GROUP_FILTERABLE, "groups")
-    ids = snapshots(request).get(sim_of(request), tenant, ("groups",), lambda: list(tenant.groups))
-    if predicate is not None:
-        ids = [i for i in ids if (g := tenant.groups.get(i)) is not None and predicate(g.props)]
-    page, token = page_slice(request, ids, parse_top(request))
-    items = [shapes.group_json(g, select) for i in page if (g := tenant.groups.get(i)) is not None]
-    next_link = link(request, "/groups", **{"$skiptoken": token}) if token else None
-    extra = _count(request, len(ids))
-    return collection(request, _fragment("groups", select), items, next_link=next_link, extra=extra)
+    return _list(request, caller.tenant, GROUPS, select)
+
+
+@router.get("/groups/$count")
+async def count_groups(request: Request) -> Response:
+    return _count_segment(request, require(request, READ_GROUPS).tenant, GROUPS)
 
 
 @router.get("/groups/{group_id}")
@@ -148,6 +166,21 @@ async def group_transitive_members(group_id: str, request: Request) -> Response:
     return _members(request, group_id, transitive=True)
 
 
+@router.get("/groups/{group_id}/members/$count")
+@router.get("/groups/{group_id}/transitiveMembers/$count")
+async def count_members(group_id: str, request: Request) -> Response:
+    """The number of (transitive) members; ``$filter`` / ``$search`` on members are not simulated."""
+    caller = require(request, READ_GROUPS)
+    if not consistency(request, count_segment=True).eventual:
+        raise count_not_supported()
+    if {"$filter", "$search"} & set(request.query_params):
+        raise GraphError(400, "Request_UnsupportedQuery", "The simulator counts members without $filter or $search.")
+    transitive = request.url.path.endswith("/transitiveMembers/$count")
+    group = _group(caller.tenant, group_id)
+    ids = snapshots(request).members(sim_of(request), caller.tenant, group, transitive=transitive)
+    return plain(request, str(len(ids)))
+
+
 def _members(request: Request, group_id: str, *, transitive: bool) -> Response:
     """Direct or transitive members with ``@odata.type`` each, ``$select``, ``$top`` and ``$skiptoken`` (§8.4)."""
     caller = require(request, READ_GROUPS)
@@ -156,11 +189,12 @@ def _members(request: Request, group_id: str, *, transitive: bool) -> Response:
     known = (shapes.USER_PROPERTIES, shapes.GROUP_PROPERTIES)
     select = shapes.parse_select(request.query_params.get("$select"), *known, type_name="DirectoryObject")
     ids = snapshots(request).members(sim_of(request), tenant, group, transitive=transitive)
-    page, token = page_slice(request, ids, parse_top(request))
+    level = consistency(request)
+    page, token = page_slice(request, ids, parse_top(request), level.carry())
     items = [data for i in page if (data := shapes.object_json(tenant, i, select)) is not None]
     segment = "transitiveMembers" if transitive else "members"
     next_link = link(request, f"/groups/{group_id}/{segment}", **{"$skiptoken": token}) if token else None
-    extra = _count(request, len(ids))
+    extra = _count(request, level, len(ids))
     return collection(request, _fragment("directoryObjects", select), items, next_link=next_link, extra=extra)
 
 

@@ -56,6 +56,11 @@ def respond(request: Request, body: bytes, status: int = 200, headers: dict[str,
     )
 
 
+def plain(request: Request, text: str) -> Response:
+    """A ``text/plain`` body, as Graph answers a ``/$count`` segment (a bare integer)."""
+    return Response(text, media_type="text/plain", headers=graph_headers(request))
+
+
 def entity(request: Request, context_fragment: str, item: bytes, status: int = 200) -> Response:
     """A single object: ``{"@odata.context": ..., <item's properties>}``."""
     head = dumps({"@odata.context": context(request, context_fragment)})
