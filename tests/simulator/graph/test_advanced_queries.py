@@ -14,7 +14,7 @@ EVENTUAL = {"ConsistencyLevel": "eventual"}
 ALL_USERS = BIG_MEMBERS + 4
 
 
-def _get(client: TestClient, headers: dict[str, str], path: str, eventual: bool = True, **params: str) -> Any:
+def _get(client: TestClient, headers: dict[str, str], path: str, *, eventual: bool = True, **params: str) -> Any:
     return client.get(path, headers={**headers, **(EVENTUAL if eventual else {})}, params=params)
 
 
@@ -101,7 +101,7 @@ def test_ne_not_and_ends_with_need_both_advanced_parameters(client: TestClient, 
     cases = {"accountEnabled ne true": "ne", "not(startsWith(displayName,'Medewerker'))": "not", guests: "endsWith"}
     for expression, operator in cases.items():
         for eventual, count in ((False, {}), (True, {}), (False, {"$count": "true"})):
-            error = _error(_get(client, headers, "/v1.0/users", eventual, **{"$filter": expression, **count}))
+            error = _error(_get(client, headers, "/v1.0/users", eventual=eventual, **{"$filter": expression, **count}))
             assert error["code"] == "Request_UnsupportedQuery"
             assert error["message"].startswith(f"Operator '{operator}' is not supported because the required")
     advanced = {"$count": "true", "$top": "999"}
@@ -134,8 +134,8 @@ def test_default_filters_need_no_advanced_parameters(client: TestClient, headers
 
 
 def test_orderby_defaults_and_what_needs_advanced_parameters(client: TestClient, headers: dict[str, str]) -> None:
-    def listed(eventual: bool = False, **params: str) -> Any:
-        return _get(client, headers, "/v1.0/users", eventual, **{"$top": "999", **params})
+    def listed(*, eventual: bool = False, **params: str) -> Any:
+        return _get(client, headers, "/v1.0/users", eventual=eventual, **{"$top": "999", **params})
 
     ascending = _names(listed(**{"$orderby": "displayName"}))
     assert ascending == sorted(ascending, key=str.lower) and len(ascending) == ALL_USERS
@@ -145,15 +145,16 @@ def test_orderby_defaults_and_what_needs_advanced_parameters(client: TestClient,
     assert _error(listed(**{"$orderby": "displayName desc"}))["message"] == sorting
     filtered = {"$orderby": "displayName", "$filter": "startsWith(displayName,'M')"}
     assert _error(listed(**filtered))["message"] == sorting
-    assert _error(listed(True, **filtered))["message"] == sorting  # the header alone is not enough
-    assert _names(listed(True, **filtered, **{"$count": "true"}))[:2] == ["Medewerker 00000", "Medewerker 00001"]
-    descending = _names(listed(True, **{"$orderby": "displayName desc", "$count": "true"}))
+    assert _error(listed(eventual=True, **filtered))["message"] == sorting  # the header alone is not enough
+    first_two = _names(listed(eventual=True, **filtered, **{"$count": "true"}))[:2]
+    assert first_two == ["Medewerker 00000", "Medewerker 00001"]
+    descending = _names(listed(eventual=True, **{"$orderby": "displayName desc", "$count": "true"}))
     assert descending == ascending[::-1]
     unsupported = _error(listed(**{"$orderby": "createdDateTime"}))
     assert unsupported["message"] == "Unsupported sort property 'createdDateTime' for 'User'."
-    groups = _get(client, headers, "/v1.0/groups", False, **{"$orderby": "displayName"})
+    groups = _get(client, headers, "/v1.0/groups", eventual=False, **{"$orderby": "displayName"})
     assert _names(groups) == ["Alle medewerkers", "Alle verkoop", "Finance", "Marketing Team", "Verkoop"]
-    on_groups = _get(client, headers, "/v1.0/groups", False, **{"$orderby": "userPrincipalName"})
+    on_groups = _get(client, headers, "/v1.0/groups", eventual=False, **{"$orderby": "userPrincipalName"})
     assert _error(on_groups)["message"] == "Unsupported sort property 'userPrincipalName' for 'Group'."
 
 
