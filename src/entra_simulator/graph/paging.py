@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -80,21 +81,49 @@ def link(request: Request, path: str, **params: str | int | None) -> str:
 
 
 class Snapshots:
-    """Id lists (a group's direct or transitive members, all users, all groups) rebuilt only after a change."""
+    """Id lists (a group's direct or transitive members, all users, all groups) rebuilt only after a change.
+
+    Lists of a query (``$filter``/``$search``/``$orderby``) are kept too, but only the ``QUERY_LISTS`` most
+    recently used: their keys come from clients, and a client pages through one query at a time.
+    """
+
+    QUERY_LISTS = 64
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._lists: dict[tuple[str, ...], tuple[int, list[str]]] = {}
+        self._queries: OrderedDict[tuple[str, ...], tuple[int, list[str]]] = OrderedDict()
 
     def get(self, sim: Simulator, tenant: Tenant, key: tuple[str, ...], build: Callable[[], list[str]]) -> list[str]:
+        return self._fetch(self._lists, sim, tenant, key, build)
+
+    def query(self, sim: Simulator, tenant: Tenant, key: tuple[str, ...], build: Callable[[], list[str]]) -> list[str]:
+        ids = self._fetch(self._queries, sim, tenant, key, build)
+        with self._lock:
+            while len(self._queries) > self.QUERY_LISTS:
+                self._queries.popitem(last=False)
+        return ids
+
+    def _fetch(
+        self,
+        store: dict[tuple[str, ...], tuple[int, list[str]]],
+        sim: Simulator,
+        tenant: Tenant,
+        key: tuple[str, ...],
+        build: Callable[[], list[str]],
+    ) -> list[str]:
         version = sim.directory.log(tenant).seq
         full_key = (tenant.id, *key)
-        cached = self._lists.get(full_key)
+        cached = store.get(full_key)
         if cached is not None and cached[0] == version:
+            if isinstance(store, OrderedDict):
+                with self._lock:
+                    if full_key in store:
+                        store.move_to_end(full_key)
             return cached[1]
         ids = build()
         with self._lock:
-            self._lists[full_key] = (version, ids)
+            store[full_key] = (version, ids)
         return ids
 
     def members(self, sim: Simulator, tenant: Tenant, group: Group, *, transitive: bool) -> list[str]:

@@ -23,9 +23,10 @@ from typing import Any
 from fastapi import Request
 
 from entra_simulator.errors import GraphError
-from entra_simulator.graph.filters import needs_advanced, parse_filter
-from entra_simulator.graph.paging import page_token
+from entra_simulator.graph.filters import Filter, needs_advanced, parse_filter
+from entra_simulator.graph.paging import page_token, snapshots
 from entra_simulator.graph.search import needs_eventual, parse_search
+from entra_simulator.graph.wire import sim_of
 from entra_simulator.model import Tenant
 
 
@@ -112,25 +113,44 @@ def _order(raw: str | None, resource: Resource, level: Consistency, filtered: bo
     return words[0], direction == "desc"
 
 
-def matching(request: Request, resource: Resource, tenant: Tenant, ids: list[str], level: Consistency) -> list[str]:
-    """The ids (in ``ids``' order unless ``$orderby``) that pass ``$search`` and ``$filter``."""
+def checked_filter(
+    request: Request, allowed: frozenset[str], type_name: str, ends_with: frozenset[str], level: Consistency
+) -> Filter | None:
+    """``$filter`` parsed, refused as Graph does when it uses ``ne``/``not``/``endsWith`` without both parameters."""
+    found = parse_filter(request.query_params.get("$filter"), allowed, type_name, ends_with)
+    if found is not None and found.advanced and not level.advanced:
+        raise needs_advanced(found.advanced[0])
+    return found
+
+
+def matching(request: Request, resource: Resource, tenant: Tenant, level: Consistency) -> list[str]:
+    """The ids of the users or groups that pass ``$search`` and ``$filter``, sorted by ``$orderby``.
+
+    Each list is built once per directory change and query (``Snapshots``), so later pages are slices.
+    """
     params = request.query_params
     search = parse_search(params.get("$search"), resource.searchable, resource.type_name)
     if search is not None and not level.eventual:
         raise needs_eventual()
-    found = parse_filter(params.get("$filter"), resource.filterable, resource.type_name, resource.ends_with)
-    if found is not None and found.advanced and not level.advanced:
-        raise needs_advanced(found.advanced[0])
+    found = checked_filter(request, resource.filterable, resource.type_name, resource.ends_with, level)
     order = _order(params.get("$orderby"), resource, level, found is not None)
+    objects = resource.objects(tenant)
+    cache, sim = snapshots(request), sim_of(request)
+    ids = cache.get(sim, tenant, (resource.name,), lambda: list(objects))
     if search is None and found is None and order is None:
         return ids
-    objects = resource.objects(tenant)
     tests = [t for t in (search, found) if t is not None]
-    picked = [i for i in ids if (o := objects.get(i)) is not None and all(t(o.props) for t in tests)]
-    if order is None:
-        return picked
-    name, descending = order
-    keyed = [(value.lower(), i) for i in picked if isinstance(value := objects[i].props.get(name), str)]
+
+    def build() -> list[str]:
+        picked = [i for i in ids if (o := objects.get(i)) is not None and all(t(o.props) for t in tests)]
+        return picked if order is None else _sorted(picked, objects, *order)
+
+    key = (resource.name, *(params.get(k, "") for k in ("$search", "$filter", "$orderby")))
+    return cache.query(sim, tenant, key, build)
+
+
+def _sorted(ids: list[str], objects: Mapping[str, Any], name: str, descending: bool) -> list[str]:
+    """By the property, case-insensitively; objects without it last either way."""
+    keyed = [(value.lower(), i) for i in ids if isinstance(value := objects[i].props.get(name), str)]
     keyed.sort(reverse=descending)
-    unset = [i for i in picked if not isinstance(objects[i].props.get(name), str)]
-    return [i for _, i in keyed] + unset
+    return [i for _, i in keyed] + [i for i in ids if not isinstance(objects[i].props.get(name), str)]

@@ -12,9 +12,9 @@ from entra_simulator.errors import GraphError, not_found
 from entra_simulator.graph import apps, shapes
 from entra_simulator.graph.auth import Caller, authenticate, require
 from entra_simulator.graph.delta import delta_page
-from entra_simulator.graph.filters import parse_filter
+from entra_simulator.graph.listing import count_segment, fragment, list_page, odata_count
 from entra_simulator.graph.paging import link, page_slice, parse_top, snapshots
-from entra_simulator.graph.query import GROUPS, USERS, Consistency, Resource, consistency, count_not_supported, matching
+from entra_simulator.graph.query import GROUPS, USERS, checked_filter, consistency, count_not_supported
 from entra_simulator.graph.wire import collection, dumps, entity, plain, sim_of
 from entra_simulator.graph_permissions import (
     INVITE,
@@ -30,44 +30,6 @@ from entra_simulator.model import Group, Tenant
 router = APIRouter(prefix="/v1.0", tags=["graph"])
 
 APP_FILTERABLE = frozenset({"id", "appId", "displayName"})
-
-
-def _fragment(name: str, select: shapes.Selection) -> str:
-    return f"{name}({','.join(select)})" if select else name
-
-
-def _count(request: Request, level: Consistency, total: int) -> dict[str, Any]:
-    """``@odata.count`` on the first page, only with ``ConsistencyLevel: eventual`` (spec §8.4 advanced queries)."""
-    first = "$skiptoken" not in request.query_params
-    return {"@odata.count": total} if level.count and level.eventual and first else {}
-
-
-def _matching(request: Request, tenant: Tenant, resource: Resource, level: Consistency) -> list[str]:
-    """All users or groups (a snapshot per directory change) passing ``$search`` / ``$filter``, in order."""
-    objects = resource.objects(tenant)
-    ids = snapshots(request).get(sim_of(request), tenant, (resource.name,), lambda: list(objects))
-    return matching(request, resource, tenant, ids, level)
-
-
-def _list(request: Request, tenant: Tenant, resource: Resource, select: shapes.Selection) -> Response:
-    """A page of ``/users`` or ``/groups``; the nextLink keeps the query and carries ``ConsistencyLevel``."""
-    level = consistency(request)
-    ids = _matching(request, tenant, resource, level)
-    page, token = page_slice(request, ids, parse_top(request), level.carry())
-    render = shapes.user_json if resource is USERS else shapes.group_json
-    objects = resource.objects(tenant)
-    items = [render(o, select) for i in page if (o := objects.get(i)) is not None]
-    next_link = link(request, f"/{resource.name}", **{"$skiptoken": token}) if token else None
-    extra = _count(request, level, len(ids))
-    return collection(request, _fragment(resource.name, select), items, next_link=next_link, extra=extra)
-
-
-def _count_segment(request: Request, tenant: Tenant, resource: Resource) -> Response:
-    """``/users/$count``, ``/groups/$count``: the bare number, only with ``ConsistencyLevel: eventual`` [G-AQ]."""
-    level = consistency(request, count_segment=True)
-    if not level.eventual:
-        raise count_not_supported()
-    return plain(request, str(len(_matching(request, tenant, resource, level))))
 
 
 def _group(tenant: Tenant, group_id: str) -> Group:
@@ -115,12 +77,12 @@ async def groups_delta(request: Request) -> Response:
 async def list_users(request: Request) -> Response:
     caller = require(request, READ_USERS)
     select = shapes.parse_select(request.query_params.get("$select"), shapes.USER_PROPERTIES)
-    return _list(request, caller.tenant, USERS, select)
+    return list_page(request, caller.tenant, USERS, select)
 
 
 @router.get("/users/$count")
 async def count_users(request: Request) -> Response:
-    return _count_segment(request, require(request, READ_USERS).tenant, USERS)
+    return count_segment(request, require(request, READ_USERS).tenant, USERS)
 
 
 @router.get("/users/{key}")
@@ -141,12 +103,12 @@ async def get_user(key: str, request: Request) -> Response:
 async def list_groups(request: Request) -> Response:
     caller = require(request, READ_GROUPS)
     select = shapes.parse_select(request.query_params.get("$select"), shapes.GROUP_PROPERTIES, type_name="Group")
-    return _list(request, caller.tenant, GROUPS, select)
+    return list_page(request, caller.tenant, GROUPS, select)
 
 
 @router.get("/groups/$count")
 async def count_groups(request: Request) -> Response:
-    return _count_segment(request, require(request, READ_GROUPS).tenant, GROUPS)
+    return count_segment(request, require(request, READ_GROUPS).tenant, GROUPS)
 
 
 @router.get("/groups/{group_id}")
@@ -194,8 +156,8 @@ def _members(request: Request, group_id: str, *, transitive: bool) -> Response:
     items = [data for i in page if (data := shapes.object_json(tenant, i, select)) is not None]
     segment = "transitiveMembers" if transitive else "members"
     next_link = link(request, f"/groups/{group_id}/{segment}", **{"$skiptoken": token}) if token else None
-    extra = _count(request, level, len(ids))
-    return collection(request, _fragment("directoryObjects", select), items, next_link=next_link, extra=extra)
+    extra = odata_count(request, level, len(ids))
+    return collection(request, fragment("directoryObjects", select), items, next_link=next_link, extra=extra)
 
 
 # --- a user's groups (the overage fallback; spec §7.4) -----------------------------------------------------
@@ -234,7 +196,7 @@ def _member_of(request: Request, key: str | None, relation: str) -> Response:
     items = [data for i in page if (data := shapes.object_json(tenant, i, select)) is not None]
     path = request.url.path.removeprefix("/v1.0")
     next_link = link(request, path, **{"$skiptoken": token}) if token else None
-    return collection(request, _fragment("directoryObjects", select), items, next_link=next_link)
+    return collection(request, fragment("directoryObjects", select), items, next_link=next_link)
 
 
 # --- teams, invitations -------------------------------------------------------------------------------------
@@ -272,7 +234,7 @@ def _own_apps(caller: Caller) -> list[Any]:
 @router.get("/applications")
 async def list_applications(request: Request) -> Response:
     caller = require(request, READ_APPS)
-    predicate = parse_filter(request.query_params.get("$filter"), APP_FILTERABLE, "applications")
+    predicate = checked_filter(request, APP_FILTERABLE, "applications", frozenset(), consistency(request))
     shown = [apps.application(a) for a in _own_apps(caller)]
     items = [dumps(a) for a in shown if predicate is None or predicate(a)]
     return collection(request, "applications", items)
@@ -292,7 +254,7 @@ async def get_application(request: Request, object_id: str | None = None, app_id
 async def list_service_principals(request: Request) -> Response:
     caller = require(request, READ_APPS)
     directory = sim_of(request).directory
-    predicate = parse_filter(request.query_params.get("$filter"), APP_FILTERABLE, "servicePrincipals")
+    predicate = checked_filter(request, APP_FILTERABLE, "servicePrincipals", frozenset(), consistency(request))
     shown = [apps.service_principal(directory, caller.tenant, sp) for sp in caller.tenant.service_principals.values()]
     items = [dumps(sp) for sp in shown if predicate is None or predicate(sp)]
     return collection(request, "servicePrincipals", items)

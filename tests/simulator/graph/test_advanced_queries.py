@@ -7,6 +7,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from entra_simulator.graph.paging import Snapshots
+from entra_simulator.state import Simulator
 from tests.simulator.graph.conftest import BASE, BIG_MEMBERS
 from tests.simulator.support import BIG_GROUP, DOMAIN, TENANT_ID
 
@@ -21,6 +23,11 @@ def _get(client: TestClient, headers: dict[str, str], path: str, *, eventual: bo
 def _names(response: Any) -> list[str]:
     assert response.status_code == 200, response.text
     return [item["displayName"] for item in response.json()["value"]]
+
+
+def snapshots_of(client: TestClient) -> Snapshots:
+    cache: Snapshots = client.app.state.graph_snapshots  # type: ignore[attr-defined]
+    return cache
 
 
 def _error(response: Any, status: int = 400) -> dict[str, Any]:
@@ -185,3 +192,20 @@ def test_advanced_query_pages_without_the_header_on_next_links(client: TestClien
     plain_next = _get(client, headers, "/v1.0/users", eventual=False, **{"$top": "100"}).json()["@odata.nextLink"]
     refused = client.get(plain_next.replace("$top=100", "$top=100&$filter=accountEnabled+ne+true"), headers=headers)
     assert _error(refused)["message"].startswith("Operator 'ne' is not supported")  # a plain token carries nothing
+
+
+def test_query_lists_follow_directory_changes_and_stay_bounded(
+    client: TestClient, headers: dict[str, str], sim: Simulator
+) -> None:
+    def count() -> str:
+        return str(_get(client, headers, "/v1.0/users/$count", **{"$search": '"displayName:Zeeuw"'}).text)
+
+    assert count() == "0"
+    user = {"userPrincipalName": f"kees.zeeuw@{DOMAIN}", "givenName": "Kees", "surname": "Zeeuw"}
+    assert client.post(f"/_simulator/tenants/{TENANT_ID}/users", json=user).status_code == 201
+    assert count() == "1"  # the cached list of the query is rebuilt after the change
+    cache = snapshots_of(client)
+    tenant = sim.directory.tenants[TENANT_ID]
+    for n in range(Snapshots.QUERY_LISTS + 10):
+        assert cache.query(sim, tenant, ("users", str(n)), list) == []
+    assert len(cache._queries) == Snapshots.QUERY_LISTS
