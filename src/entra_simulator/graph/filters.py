@@ -30,6 +30,7 @@ Props = dict[str, Any]
 Predicate = Callable[[Props], bool]
 ADVANCED_OPERATORS = ("ne", "not", "endsWith")
 ADVANCED_QUERIES_URL = "https://aka.ms/graph-docs/advanced-queries"
+MAX_DEPTH = 32  # nested parentheses / not: deeper is refused, not a RecursionError (a 500)
 
 _TOKEN = re.compile(r"\s*(?:('(?:[^']|'')*')|([(),])|(-?\d+)|([A-Za-z_$][\w$./]*))")
 
@@ -71,6 +72,7 @@ class _Parser:
         self.pos = 0
         self.allowed, self.resource, self.ends_with = allowed, resource, ends_with
         self.advanced: list[str] = []
+        self.depth = 0
 
     def _lex(self, raw: str) -> Iterator[tuple[str, str]]:
         pos, end = 0, len(raw.rstrip())
@@ -100,6 +102,14 @@ class _Parser:
             return True
         return False
 
+    def nested(self, parse: Callable[[], Predicate]) -> Predicate:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise GraphError(400, "BadRequest", f"Invalid filter clause: nested deeper than {MAX_DEPTH} levels.")
+        inner = parse()
+        self.depth -= 1
+        return inner
+
     def expr(self) -> Predicate:
         parts = [self.conjunction()]
         while self.keyword("or"):
@@ -115,13 +125,13 @@ class _Parser:
     def unary(self) -> Predicate:
         if self.keyword("not"):
             self.advanced.append("not")
-            inner = self.unary()
+            inner = self.nested(self.unary)
             return lambda p: not inner(p)
         return self.primary()
 
     def primary(self) -> Predicate:
         if self.keyword("("):
-            inner = self.expr()
+            inner = self.nested(self.expr)
             self.take(")")
             return inner
         kind, word = self.take()

@@ -18,7 +18,7 @@ from itertools import pairwise
 from typing import Any
 
 from entra_simulator.errors import GraphError
-from entra_simulator.graph.filters import Predicate, unsupported_clause
+from entra_simulator.graph.filters import MAX_DEPTH, Predicate, unsupported_clause
 
 TOKENIZED = frozenset({"displayName", "description"})
 _LEX = re.compile(r'\s*(?:"((?:[^"\\]|\\.)*)"|([()])|(AND|OR)(?=[\s("]|$))')
@@ -36,7 +36,7 @@ def needs_eventual() -> GraphError:
 
 def _syntax_error(raw: str) -> GraphError:
     # The wording is the simulator's (Graph's own for a malformed $search is not documented); the code is Graph's.
-    message = f"Invalid $search '{raw}': write clauses as \"property:text\" in double quotes joined by AND / OR."
+    message = f"Invalid $search '{raw[:80]}': write clauses as \"property:text\" in double quotes joined by AND / OR."
     return GraphError(400, "Request_UnsupportedQuery", message)
 
 
@@ -97,6 +97,7 @@ def parse_search(raw: str | None, allowed: frozenset[str], resource: str) -> Pre
 class _Search:
     def __init__(self, items: list[tuple[int, str]], allowed: frozenset[str], resource: str, raw: str) -> None:
         self.items, self.pos, self.allowed, self.resource, self.raw = items, 0, allowed, resource, raw
+        self.depth = 0
 
     def parse(self) -> Predicate:
         predicate = self.either()
@@ -124,7 +125,11 @@ class _Search:
 
     def atom(self) -> Predicate:
         if self.next_is("("):
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise _syntax_error(self.raw)
             inner = self.either()
+            self.depth -= 1
             if not self.next_is(")"):
                 raise _syntax_error(self.raw)
             return inner

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from entra_simulator.graph.paging import Snapshots
 from entra_simulator.state import Simulator
@@ -209,3 +211,22 @@ def test_query_lists_follow_directory_changes_and_stay_bounded(
     for n in range(Snapshots.QUERY_LISTS + 10):
         assert cache.query(sim, tenant, ("users", str(n)), list) == []
     assert len(cache._queries) == Snapshots.QUERY_LISTS
+
+
+_PIECES = ["(", ")", "not", "and", "or", "eq", "ne", "in", "startsWith", "endsWith", ",", "'a'", "'O''x'", "'"]
+_PIECES += ["displayName", "accountEnabled", "mail", "shoeSize", "true", "null", "7", '"', ":", "AND", "OR", "\x00"]
+_PIECES += ['"displayName:jan"', '"mail:a\\"b"', "(" * 40, "not " * 40, "é"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(_PIECES), max_size=12), st.sampled_from(["$filter", "$search", "$orderby"]))
+@example(["(" * 40] * 12, "$filter")  # nesting past Python's recursion limit: a 400, not a 500
+@example(["not " * 40] * 12, "$filter")
+@example(["(" * 40] * 12, "$search")
+def test_any_query_text_is_an_answer_or_graphs_400(
+    client: TestClient, headers: dict[str, str], pieces: list[str], option: str
+) -> None:
+    response = _get(client, headers, "/v1.0/users", **{option: " ".join(pieces), "$count": "true"})
+    assert response.status_code in (200, 400), response.text
+    if response.status_code == 400:
+        assert _error(response)["code"] in ("BadRequest", "Request_BadRequest", "Request_UnsupportedQuery")
