@@ -43,12 +43,26 @@ class Resource:
     sortable: frozenset[str]
 
 
-_USER_TEXT = frozenset({"displayName", "givenName", "surname", "mail", "userPrincipalName", "mailNickname"})
+# Any string property $filter takes can be searched too ("search" on displayName/description, else startsWith).
+_USER_TEXT = frozenset(
+    {
+        "displayName",
+        "givenName",
+        "surname",
+        "mail",
+        "userPrincipalName",
+        "mailNickname",
+        "userType",
+        "jobTitle",
+        "department",
+    }
+)
+_GROUP_TEXT = frozenset({"displayName", "mailNickname", "mail", "onPremisesSamAccountName"})
 USERS = Resource(
     "users",
     "User",
     lambda tenant: tenant.users,
-    frozenset({*_USER_TEXT, "id", "userType", "accountEnabled", "jobTitle", "department"}),
+    frozenset({*_USER_TEXT, "id", "accountEnabled"}),
     frozenset({"mail", "userPrincipalName"}),
     _USER_TEXT,
     frozenset({"displayName", "userPrincipalName"}),
@@ -57,11 +71,9 @@ GROUPS = Resource(
     "groups",
     "Group",
     lambda tenant: tenant.groups,
-    frozenset(
-        {"id", "displayName", "mailNickname", "mail", "onPremisesSamAccountName", "mailEnabled", "securityEnabled"}
-    ),
+    frozenset({*_GROUP_TEXT, "id", "mailEnabled", "securityEnabled"}),
     frozenset({"mail"}),
-    frozenset({"displayName", "description", "mail", "mailNickname"}),
+    frozenset({*_GROUP_TEXT, "description"}),
     frozenset({"displayName"}),
 )
 

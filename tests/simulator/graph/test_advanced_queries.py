@@ -92,6 +92,7 @@ def test_search_is_tokenized_prefix_match_with_and_or(client: TestClient, header
     assert search('"givenName:Piet" AND "surname:uit"') == ["Piet Uit"]
     assert search('("givenName:Piet" OR "givenName:Jan") AND "surname:de"') == ["Jan de Vries"]
     assert search('"userPrincipalName:sam_fabrikam"') == ["Sam Guest"]
+    assert search('"jobTitle:account"') == ["Jan de Vries"]  # any $filter string property, as startsWith
     assert search('"displayName:MarketingTeam"', "/v1.0/groups") == ["Marketing Team"]  # case change splits
     assert search('"displayName:verkoop"', "/v1.0/groups") == ["Alle verkoop", "Verkoop"]
     assert search('"mailNickname:AlleV"', "/v1.0/groups") == ["Alle verkoop"]
