@@ -38,7 +38,8 @@ def list_page(request: Request, tenant: Tenant, resource: Resource, select: shap
 
 
 def count_segment(request: Request, tenant: Tenant, resource: Resource) -> Response:
-    """``/users/$count``, ``/groups/$count``: the bare number, only with ``ConsistencyLevel: eventual`` [G-AQ]."""
+    """``/users/$count``, ``/groups/$count``: the bare number as ``text/plain``, only with ``ConsistencyLevel:
+    eventual`` ([G-AQ]; https://learn.microsoft.com/graph/api/user-list, "Get only a count of users")."""
     level = consistency(request, count_segment=True)
     if not level.eventual:
         raise count_not_supported()

@@ -98,6 +98,17 @@ def test_search_is_tokenized_prefix_match_with_and_or(client: TestClient, header
     assert search('"mailNickname:AlleV"', "/v1.0/groups") == ["Alle verkoop"]
 
 
+def test_search_examples_of_graphs_user_list_page(client: TestClient, headers: dict[str, str]) -> None:
+    """learn.microsoft.com/graph/api/user-list examples 6 and 7: "wa" finds "Oscar Ward", "ad" "contosoAdmin1"."""
+    for name in ("Oscar Ward", "contosoAdmin1"):
+        user = {"userPrincipalName": f"{name.replace(' ', '.').lower()}@{DOMAIN}", "displayName": name}
+        assert client.post(f"/_simulator/tenants/{TENANT_ID}/users", json=user).status_code == 201
+    query = {"$search": '"displayName:wa" OR "displayName:ad"', "$orderby": "displayName", "$count": "true"}
+    found = _get(client, headers, "/v1.0/users", **query).json()
+    assert [u["displayName"] for u in found["value"]] == ["Anna Admin", "contosoAdmin1", "Oscar Ward"]
+    assert found["@odata.count"] == 3
+
+
 def test_search_on_group_description(client: TestClient, headers: dict[str, str]) -> None:
     group = {"displayName": "Project Zeeland", "description": "Dijkversterking (fase-2) team"}
     assert client.post(f"/_simulator/tenants/{TENANT_ID}/groups", json=group).status_code == 201
