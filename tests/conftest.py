@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from entra_simulator.server import TlsFiles, make_tls
 from koppel.app import create_app
 from koppel.db import migrate
 from koppel.db.engine import make_engine, make_session_factory
@@ -110,3 +111,13 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 @pytest.fixture
 def now(clock: Clock) -> Callable[[], datetime]:
     return clock
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    """One CA and certificate for every HTTPS simulator of the run.
+
+    aiohttp (azure-identity's and msgraph-sdk's async transport) builds its verifying SSL context once,
+    at import, from ``SSL_CERT_FILE`` as it is then: a second CA later in the run would not be trusted.
+    """
+    return make_tls(tmp_path_factory.mktemp("simulator-tls"))

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from entra_simulator.server import TlsFiles, make_tls
+from entra_simulator.server import TlsFiles
 from tests.simulator.support import (
     ClientCertificate,
     SimulatorHandle,
@@ -26,11 +26,6 @@ from tests.simulator.support import (
 )
 
 BIG_GROUP_MEMBERS = 5000
-
-
-@pytest.fixture(scope="session")
-def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    return make_tls(tmp_path_factory.mktemp("simulator-tls"))
 
 
 @pytest.fixture(scope="session")

@@ -28,7 +28,7 @@ from koppel.graph.models import GraphSyncRun
 from koppel.graph.sync import run_sync
 from koppel.organizations import service as org_service
 from koppel.settings import Settings
-from tests.conformance.conftest import start_simulator, tls_files, trust_simulator_ca  # noqa: F401
+from tests.conformance.conftest import start_simulator, trust_simulator_ca  # noqa: F401
 from tests.conftest import Clock
 from tests.simulator.support import SimulatorHandle
 

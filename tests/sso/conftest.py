@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from entra_simulator.server import TlsFiles, make_tls
+from entra_simulator.server import TlsFiles
 from koppel.app import create_app
 from koppel.db.base import utcnow
 from koppel.organizations import service as org_service
@@ -41,11 +41,6 @@ from tests.simulator.support import (
 from tests.sso.flows import HOST_REDIRECT, KOPPEL, HostApp
 
 SECRET_KEY = "test-secret-key-not-for-production"
-
-
-@pytest.fixture(scope="session")
-def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    return make_tls(tmp_path_factory.mktemp("sso-tls"))
 
 
 @pytest.fixture(scope="session")

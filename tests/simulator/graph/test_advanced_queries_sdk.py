@@ -26,7 +26,7 @@ from msgraph.generated.users.count.count_request_builder import CountRequestBuil
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 from msgraph_core.tasks.page_iterator import PageIterator
 
-from entra_simulator.server import make_tls
+from entra_simulator.server import TlsFiles
 from tests.simulator.graph.conftest import BIG_MEMBERS
 from tests.simulator.support import (
     BIG_GROUP,
@@ -49,9 +49,8 @@ MemberCount = MemberCountBuilder.CountRequestBuilderGetQueryParameters
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory, certificate: ClientCertificate) -> Iterator[SimulatorHandle]:
-    tls = make_tls(tmp_path_factory.mktemp("advanced-queries-tls"))
-    with running(new_simulator(sample_seed(certificate, big_group_members=BIG_MEMBERS)), tls) as handle:
+def live(tls_files: TlsFiles, certificate: ClientCertificate) -> Iterator[SimulatorHandle]:
+    with running(new_simulator(sample_seed(certificate, big_group_members=BIG_MEMBERS)), tls_files) as handle:
         yield handle
 
 
