@@ -233,12 +233,19 @@ def test_coalescer_fails_the_batch_not_the_loop() -> None:
     assert [type(r) for r in asyncio.run(submits())] == [ValueError, ValueError]
 
 
-def test_coalescer_under_load_waits_for_the_writes_that_were_just_answered() -> None:
-    runs: list[list[str]] = []
+class _Echo:
+    """A batch runner that answers each item with itself and remembers the batches."""
 
-    def run(items: list[str]) -> list[str]:
-        runs.append(items)
+    def __init__(self) -> None:
+        self.runs: list[list[Any]] = []
+
+    def __call__(self, items: list[Any]) -> list[Any]:
+        self.runs.append(items)
         return items
+
+
+def test_coalescer_under_load_waits_for_the_writes_that_were_just_answered() -> None:
+    run = _Echo()
 
     async def submits() -> None:
         # an hour of linger: a batch that waited for its timer would never finish within the test's timeout
@@ -252,15 +259,11 @@ def test_coalescer_under_load_waits_for_the_writes_that_were_just_answered() -> 
         await asyncio.wait_for(batches.submit("read"), 5)  # a read is never held back
 
     asyncio.run(submits())
-    assert runs == [["w-alone"], ["w0", "w1", "w2"], ["w-a", "read-b", "w-c"], ["read"]]
+    assert run.runs == [["w-alone"], ["w0", "w1", "w2"], ["w-a", "read-b", "w-c"], ["read"]]
 
 
 def test_coalescer_stops_waiting_after_linger() -> None:
-    runs: list[list[int]] = []
-
-    def run(items: list[int]) -> list[int]:
-        runs.append(items)
-        return items
+    run = _Echo()
 
     async def submits() -> None:
         batches: Coalescer[int, int] = Coalescer(run, linger=0.02)
@@ -268,4 +271,4 @@ def test_coalescer_stops_waiting_after_linger() -> None:
         await asyncio.wait_for(batches.submit(9), 5)  # waits 20 ms for three more that never come
 
     asyncio.run(submits())
-    assert runs == [[0, 1, 2, 3], [9]]
+    assert run.runs == [[0, 1, 2, 3], [9]]

@@ -2,8 +2,9 @@
 
 The Tenant URL's handler is synchronous and runs on the event loop (its database calls take tens of
 microseconds; a thread hop would cost more). While one batch runs, the next requests queue up in the
-loop; when it is done, every request that became ready meanwhile is handed over in one call. Nobody
-waits for a timer: a lone request is handled at once, alone.
+loop; when it is done, every request that became ready meanwhile is handed over in one call. A lone
+request is handled at once, alone; under concurrent load a batch with a write may wait up to
+``LINGER_SECONDS`` for the rest (see ``Coalescer``).
 """
 
 from __future__ import annotations
